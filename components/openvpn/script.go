@@ -1,0 +1,258 @@
+package openvpn
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"text/template"
+)
+
+// SysctlPath holds the persistent IPv4 forwarding setting.
+const SysctlPath = "/etc/sysctl.d/60-vpclink.conf"
+
+// RunDir holds pid and log files when the host has no systemd.
+const RunDir = "/run/vpclink"
+
+// TunnelWaitSeconds bounds how long setup waits for the tun device.
+const TunnelWaitSeconds = 30
+
+// Command turns a script into the single command line that pulumi-command
+// sends over SSH: bash runs it whatever the login shell is, and a non-root
+// login re-executes it under sudo with the same standard input.
+func Command(purpose, script string) string {
+	prelude := "set -euo pipefail\n" +
+		"export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n" +
+		"if [ \"$(id -u)\" -ne 0 ]; then exec sudo -n -- bash -c \"$BASH_EXECUTION_STRING\" \"$0\"; fi\n"
+	return "bash -c " + shellQuote(prelude+script) + " vpclink-" + purpose
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+var funcs = template.FuncMap{"q": shellQuote}
+
+var setupTemplate = template.Must(template.New("setup").Funcs(funcs).Parse(`# vpclink: configure OpenVPN tunnel {{.Name}}. Idempotent: a re-run converges.
+# The static key arrives on standard input and is never printed.
+NAME={{q .Name}}
+CONF={{q .Conf}}
+KEY={{q .Key}}
+UNIT={{q .Unit}}
+DEV={{q .Dev}}
+LOCAL_IP={{q .LocalIP}}
+SYSCTL={{q .Sysctl}}
+RUNDIR={{q .RunDir}}
+say() { printf 'vpclink[%s]: %s\n' "$NAME" "$*"; }
+fail() { printf 'vpclink[%s]: error: %s\n' "$NAME" "$*" >&2; exit 1; }
+# Belt and braces: nothing that looks like key material leaves this host.
+redact() { sed -E 's/[0-9a-fA-F]{32,}/[redacted]/g'; }
+has_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
+
+# apt and the login user are not settled until cloud-init is done.
+if command -v cloud-init >/dev/null 2>&1; then
+  timeout 900 cloud-init status --wait >/dev/null 2>&1 || say "cloud-init did not report success; continuing"
+fi
+
+if ! command -v openvpn >/dev/null 2>&1; then
+  n=0
+  if command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    until apt-get -o DPkg::Lock::Timeout=300 -qq update >/dev/null &&
+          apt-get -o DPkg::Lock::Timeout=300 -qq install -y openvpn >/dev/null; do
+      n=$((n + 1)); [ "$n" -lt 5 ] || fail "apt-get could not install openvpn"; sleep 10
+    done
+  elif command -v dnf >/dev/null 2>&1; then
+    until dnf -q -y install openvpn >/dev/null; do
+      n=$((n + 1)); [ "$n" -lt 5 ] || fail "dnf could not install openvpn"; sleep 10
+    done
+  else
+    fail "openvpn is missing and neither apt-get nor dnf is available"
+  fi
+  say "installed $(openvpn --version | head -n 1 | cut -d ' ' -f 1-2)"
+fi
+OVPN=$(command -v openvpn)
+
+# OpenVPN drops to this account after start (Amazon Linux's package has it).
+if ! id -u {{.User}} >/dev/null 2>&1; then
+  useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin {{.User}}
+fi
+
+umask 077
+mkdir -p /etc/openvpn /etc/sysctl.d
+changed=0
+# install_file MODE DEST < content: replace DEST only when it differs.
+install_file() {
+  local mode=$1 dest=$2 tmp
+  tmp=$(mktemp "$(dirname "$dest")/.vpclink.XXXXXX")
+  cat >"$tmp"
+  chmod "$mode" "$tmp"
+  if [ -f "$dest" ] && cmp -s "$tmp" "$dest" && [ "$(stat -c %a "$dest")" = "$mode" ]; then
+    rm -f "$tmp"
+  else
+    mv -f "$tmp" "$dest"
+    changed=1
+  fi
+}
+
+keytmp=$(mktemp /etc/openvpn/.vpclink-key.XXXXXX)
+trap 'rm -f "$keytmp"' EXIT
+cat >"$keytmp"
+if [ "$(sed -n 1p "$keytmp")" != '-----BEGIN OpenVPN Static key V1-----' ] ||
+   [ "$(sed -n 18p "$keytmp")" != '-----END OpenVPN Static key V1-----' ] ||
+   [ "$(sed -n 2,17p "$keytmp" | grep -cE '^[0-9a-f]{32}$')" -ne 16 ]; then
+  fail "standard input is not an OpenVPN Static key V1 ($(wc -l <"$keytmp") lines); nothing written"
+fi
+install_file 600 "$KEY" <"$keytmp"
+install_file 644 "$CONF" <<'VPCLINK_CONF'
+{{.Config}}VPCLINK_CONF
+restart=$changed
+
+changed=0
+install_file 644 "$SYSCTL" <<'VPCLINK_SYSCTL'
+# Managed by vpclink: this VPN instance routes between its VPC and its tunnels.
+net.ipv4.ip_forward = 1
+VPCLINK_SYSCTL
+sysctl -q -w net.ipv4.ip_forward=1
+
+if has_systemd; then
+  changed=0
+  install_file 644 "/etc/systemd/system/$UNIT" <<VPCLINK_UNIT
+[Unit]
+Description=vpclink OpenVPN tunnel $NAME
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+ExecStart=$OVPN --suppress-timestamps --config $CONF
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+VPCLINK_UNIT
+  if [ "$changed" = 1 ]; then systemctl daemon-reload; restart=1; fi
+  systemctl enable -q "$UNIT"
+  if [ "$restart" = 1 ] || ! systemctl is-active -q "$UNIT"; then systemctl restart "$UNIT"; fi
+  logs() { journalctl -u "$UNIT" -n 40 --no-pager 2>&1; }
+else
+  # No systemd (a container, the local lab): run the daemon directly.
+  mkdir -p "$RUNDIR"
+  PID="$RUNDIR/$NAME.pid"
+  running() { [ -s "$PID" ] && kill -0 "$(cat "$PID")" 2>/dev/null; }
+  if [ "$restart" = 1 ] && running; then
+    kill "$(cat "$PID")"
+    for _ in $(seq 1 50); do running || break; sleep 0.2; done
+  fi
+  if ! running; then
+    "$OVPN" --daemon "vpclink-$NAME" --writepid "$PID" --log-append "$RUNDIR/$NAME.log" --config "$CONF"
+  fi
+  logs() { tail -n 40 "$RUNDIR/$NAME.log" 2>&1; }
+fi
+
+for _ in $(seq 1 {{.Wait}}); do
+  if ip link show dev "$DEV" up 2>/dev/null | grep -q . &&
+     ip -o -4 addr show dev "$DEV" 2>/dev/null | grep -qF "inet $LOCAL_IP "; then
+    say "tunnel $DEV up ($LOCAL_IP <-> {{.RemoteIP}}), remote {{.Remote}}:{{.Port}}, $("$OVPN" --version | head -n 1 | cut -d ' ' -f 1-2), ip_forward=$(sysctl -n net.ipv4.ip_forward)"
+    exit 0
+  fi
+  sleep 1
+done
+logs | redact >&2
+fail "tunnel device $DEV did not come up within {{.Wait}} s (OpenVPN log above)"
+`))
+
+// SetupScript renders the idempotent setup of one tunnel end: wait for
+// cloud-init, install openvpn if missing, write the key (read from standard
+// input, mode 0600) and the configuration, make IPv4 forwarding persistent,
+// enable and (re)start the service, and wait for the tun device. Run it with
+// Command("setup", ...).
+func SetupScript(t Tunnel) (string, error) {
+	conf, err := RenderConfig(t)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	err = setupTemplate.Execute(&b, map[string]any{
+		"Name": t.Name, "Conf": ConfigPath(t.Name), "Key": KeyPath(t.Name), "Unit": ServiceName(t.Name),
+		"Dev": DeviceName(t.Port), "LocalIP": t.LocalTunnelIP, "RemoteIP": t.RemoteTunnelIP,
+		"Remote": t.RemoteAddress, "Port": t.Port, "Sysctl": SysctlPath, "RunDir": RunDir,
+		"User": ServiceUser, "Config": conf, "Wait": TunnelWaitSeconds,
+	})
+	return b.String(), err
+}
+
+var teardownTemplate = template.Must(template.New("teardown").Funcs(funcs).Parse(`# vpclink: remove OpenVPN tunnel {{.Name}}. Safe to run when nothing is installed.
+set +e
+NAME={{q .Name}}
+UNIT={{q .Unit}}
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now "$UNIT" >/dev/null 2>&1
+  rm -f "/etc/systemd/system/$UNIT"
+  systemctl daemon-reload
+else
+  PID={{q .RunDir}}/"$NAME.pid"
+  if [ -s "$PID" ] && kill -0 "$(cat "$PID")" 2>/dev/null; then
+    kill "$(cat "$PID")"
+    for _ in $(seq 1 50); do kill -0 "$(cat "$PID")" 2>/dev/null || break; sleep 0.2; done
+  fi
+  rm -f "$PID" {{q .RunDir}}/"$NAME.log"
+fi
+rm -f {{q .Conf}} {{q .Key}}
+if ! ls /etc/openvpn/vpclink-*.conf >/dev/null 2>&1; then
+  rm -f {{q .Sysctl}}
+  sysctl -q -w net.ipv4.ip_forward=0
+fi
+printf 'vpclink[%s]: removed\n' "$NAME"
+exit 0
+`))
+
+// TeardownScript renders the delete step: stop and disable the service,
+// remove its unit, configuration and key, and the forwarding setting once no
+// vpclink tunnel is left on the host.
+func TeardownScript(t Tunnel) (string, error) {
+	if !namePattern.MatchString(t.Name) {
+		return "", fmt.Errorf("openvpn: tunnel name %q: want lowercase letters, digits and '-'", t.Name)
+	}
+	var b strings.Builder
+	err := teardownTemplate.Execute(&b, map[string]any{
+		"Name": t.Name, "Unit": ServiceName(t.Name), "Conf": ConfigPath(t.Name), "Key": KeyPath(t.Name),
+		"Sysctl": SysctlPath, "RunDir": RunDir,
+	})
+	return b.String(), err
+}
+
+// PingAttempts and PingRetrySeconds bound the post-deploy check: about two
+// minutes in all, enough for both ends to find each other after a restart.
+const (
+	PingAttempts     = 12
+	PingRetrySeconds = 5
+)
+
+var pingTemplate = template.Must(template.New("ping").Parse(`# vpclink: post-deploy check, {{.Src}} -> {{.Dst}} through the tunnel.
+out=
+for i in $(seq 1 {{.Attempts}}); do
+  if out=$(ping -n -c 3 -W 2 -I {{.Src}} {{.Dst}} 2>&1); then
+    printf '%s -> %s: %s; %s (attempt %d)\n' {{.Src}} {{.Dst}} \
+      "$(printf '%s\n' "$out" | grep 'packets transmitted')" "$(printf '%s\n' "$out" | grep -E '^(rtt|round-trip)')" "$i"
+    exit 0
+  fi
+  sleep {{.Retry}}
+done
+printf '%s -> %s: no reply after %d attempts\n%s\n' {{.Src}} {{.Dst}} {{.Attempts}} "$(printf '%s\n' "$out" | tail -n 3)" >&2
+exit 1
+`))
+
+// PingScript renders the post-deploy check: ping dst from src with bounded
+// retries; it prints one summary line and fails when no reply ever comes.
+func PingScript(src, dst string) (string, error) {
+	for _, a := range []string{src, dst} {
+		if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() {
+			return "", fmt.Errorf("openvpn: ping check: %q is not an IPv4 address", a)
+		}
+	}
+	var b strings.Builder
+	err := pingTemplate.Execute(&b, map[string]any{"Src": src, "Dst": dst, "Attempts": PingAttempts, "Retry": PingRetrySeconds})
+	return b.String(), err
+}

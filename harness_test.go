@@ -1,0 +1,227 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/internal/mockaws"
+	"github.com/vpclink/pulumi-vpc-openvpn/internal/stackfile"
+)
+
+// Type tokens the tests look for.
+const (
+	tProvider   = "pulumi:providers:aws"
+	tVpc        = "aws:ec2/vpc:Vpc"
+	tIgw        = "aws:ec2/internetGateway:InternetGateway"
+	tRouteTable = "aws:ec2/routeTable:RouteTable"
+	tRoute      = "aws:ec2/route:Route"
+	tAssoc      = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+	tSubnet     = "aws:ec2/subnet:Subnet"
+	tSG         = "aws:ec2/securityGroup:SecurityGroup"
+	tIngress    = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+	tEgress     = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+	tInstance   = "aws:ec2/instance:Instance"
+	tEip        = "aws:ec2/eip:Eip"
+	tKeyPair    = "aws:ec2/keyPair:KeyPair"
+	tCommand    = "command:remote:Command"
+	tRandom     = "random:index/randomBytes:RandomBytes"
+)
+
+// result is one evaluation of the program under mocks.
+type result struct {
+	mon     *mockaws.Monitor
+	err     error
+	outputs map[string]exported
+}
+
+type exported struct {
+	value  any
+	secret bool
+}
+
+// withConfig sets the stack configuration the way the engine does.
+func withConfig(cfg map[string]string, secretKeys ...string) pulumi.RunOption {
+	return func(info *pulumi.RunInfo) {
+		info.Config = cfg
+		info.ConfigSecretKeys = secretKeys
+	}
+}
+
+// evaluate runs the whole program on cfg and collects its stack outputs.
+func evaluate(t *testing.T, cfg map[string]string, secretKeys ...string) *result {
+	t.Helper()
+	res := &result{mon: &mockaws.Monitor{}, outputs: map[string]exported{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	res.err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+		c, err := configure(ctx)
+		if err != nil {
+			return err
+		}
+		infra, err := createInfrastructure(ctx, c)
+		if err != nil {
+			return err
+		}
+		for name, v := range outputs(infra) {
+			ctx.Export(name, v)
+			o := pulumi.ToOutput(v)
+			wg.Add(1)
+			o.ApplyT(func(x any) any {
+				defer wg.Done()
+				mu.Lock()
+				res.outputs[name] = exported{value: x}
+				mu.Unlock()
+				return x
+			})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				secret := pulumi.IsSecret(o)
+				mu.Lock()
+				e := res.outputs[name+"/secret"]
+				e.secret = secret
+				res.outputs[name+"/secret"] = e
+				mu.Unlock()
+			}()
+		}
+		return nil
+	}, pulumi.WithMocks("vpclink", "test", res.mon), withConfig(cfg, secretKeys...))
+	if res.err == nil {
+		wg.Wait()
+		for k, v := range res.outputs {
+			if name, ok := strings.CutSuffix(k, "/secret"); ok {
+				o := res.outputs[name]
+				o.secret = v.secret
+				res.outputs[name] = o
+				delete(res.outputs, k)
+			}
+		}
+	}
+	return res
+}
+
+func loadStack(t *testing.T, path string) map[string]string {
+	t.Helper()
+	cfg, err := stackfile.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func mustEvaluate(t *testing.T, cfg map[string]string, secretKeys ...string) *result {
+	t.Helper()
+	res := evaluate(t, cfg, secretKeys...)
+	if res.err != nil {
+		t.Fatalf("program failed: %v", res.err)
+	}
+	return res
+}
+
+// plain unwraps secrets and returns a property's string value.
+func plain(v resource.PropertyValue) string {
+	for v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	if v.IsString() {
+		return v.StringValue()
+	}
+	if v.IsNumber() {
+		return fmt.Sprint(v.NumberValue())
+	}
+	if v.IsBool() {
+		return fmt.Sprint(v.BoolValue())
+	}
+	return ""
+}
+
+func in(r *mockaws.Registration, k string) string { return plain(r.Inputs[resource.PropertyKey(k)]) }
+
+func out(r *mockaws.Registration, k string) string { return plain(r.Outputs[resource.PropertyKey(k)]) }
+
+// object returns a nested object input.
+func object(r *mockaws.Registration, k string) resource.PropertyMap {
+	v := r.Inputs[resource.PropertyKey(k)]
+	for v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	if v.IsObject() {
+		return v.ObjectValue()
+	}
+	return nil
+}
+
+// byID finds the registration with a physical id.
+func byID(mon *mockaws.Monitor, id string) *mockaws.Registration {
+	for _, r := range mon.Registrations() {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// region returns the region of the provider r uses, "" for the default.
+func region(mon *mockaws.Monitor, r *mockaws.Registration) string {
+	p := mon.ProviderOf(r)
+	if p == nil {
+		return ""
+	}
+	return in(p, "region")
+}
+
+// ruleString renders an ingress rule for set comparisons.
+func ruleString(r *mockaws.Registration) string {
+	return fmt.Sprintf("%s %s-%s from %s", in(r, "ipProtocol"), in(r, "fromPort"), in(r, "toPort"), in(r, "cidrIpv4"))
+}
+
+func sorted(s []string) []string {
+	s = append([]string(nil), s...)
+	sort.Strings(s)
+	return s
+}
+
+// walkStrings calls fn for every string leaf of v with whether it sits inside
+// a secret.
+func walkStrings(v resource.PropertyValue, secret bool, fn func(s string, secret bool)) {
+	switch {
+	case v.IsSecret():
+		walkStrings(v.SecretValue().Element, true, fn)
+	case v.IsString():
+		fn(v.StringValue(), secret)
+	case v.IsArray():
+		for _, e := range v.ArrayValue() {
+			walkStrings(e, secret, fn)
+		}
+	case v.IsObject():
+		for _, e := range v.ObjectValue() {
+			walkStrings(e, secret, fn)
+		}
+	}
+}
+
+// walkAny does the same for exported Go values.
+func walkAny(v any, fn func(s string)) {
+	switch v := v.(type) {
+	case string:
+		fn(v)
+	case []any:
+		for _, e := range v {
+			walkAny(e, fn)
+		}
+	case []string:
+		for _, e := range v {
+			fn(e)
+		}
+	case map[string]any:
+		for _, e := range v {
+			walkAny(e, fn)
+		}
+	}
+}

@@ -1,0 +1,676 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
+	"github.com/vpclink/pulumi-vpc-openvpn/components/topology"
+	"github.com/vpclink/pulumi-vpc-openvpn/internal/mockaws"
+)
+
+// site is what a test expects of one configured site.
+type site struct {
+	name, region, vpc, vpnIP, termIP string
+	terminal                         bool
+}
+
+func sitesOf(t *testing.T, cfg map[string]string) []site {
+	t.Helper()
+	var sites []topology.Site
+	if err := json.Unmarshal([]byte(cfg["vpclink:sites"]), &sites); err != nil {
+		t.Fatal(err)
+	}
+	var out []site
+	for _, s := range sites {
+		out = append(out, site{s.Name, s.Region, s.VpcCidr, s.VpnPrivateIP, s.TerminalPrivateIP, s.HasTerminal()})
+	}
+	return out
+}
+
+// secondTopology is a different layout: other regions and CIDRs, an arm64
+// instance type, a third site without terminal, default (mesh) links.
+func secondTopology() map[string]string {
+	return map[string]string{
+		"vpclink:sites": `[
+		 {"name":"tokyo","region":"ap-northeast-1","vpcCidr":"172.20.0.0/16","vpnSubnetCidr":"172.20.8.0/22","terminalSubnetCidr":"172.20.16.0/24","vpnPrivateIp":"172.20.8.5","terminalPrivateIp":"172.20.16.99","instanceType":"t4g.small"},
+		 {"name":"virginia","region":"us-east-1","vpcCidr":"192.168.0.0/20","vpnSubnetCidr":"192.168.0.0/24","terminalSubnetCidr":"192.168.4.0/24","vpnPrivateIp":"192.168.0.200","terminalPrivateIp":"192.168.4.4"},
+		 {"name":"sydney","region":"ap-southeast-2","vpcCidr":"10.50.0.0/16","vpnSubnetCidr":"10.50.1.0/24","terminalSubnetCidr":"10.50.2.0/24","vpnPrivateIp":"10.50.1.7","terminal":false}]`,
+		"vpclink:tunnelPort":      "4000",
+		"vpclink:sshAllowedCidrs": `["198.51.100.7/32","192.0.2.0/28"]`,
+	}
+}
+
+func TestReferenceTopology(t *testing.T) {
+	cfg := loadStack(t, "Pulumi.dev.yaml")
+	res := mustEvaluate(t, cfg)
+	checkInvariants(t, res, sitesOf(t, cfg), []string{"0.0.0.0/0"})
+
+	// The walk-through's exact addresses end up in the two configurations.
+	confs := setupConfigs(t, res.mon)
+	for _, want := range []string{"ifconfig 10.254.0.1 10.254.0.2", "route 10.1.0.0 255.255.0.0", "secret /etc/openvpn/vpclink-a-b.key 0", "port 1194"} {
+		if !strings.Contains(confs["a"], want+"\n") {
+			t.Errorf("site a config lacks %q:\n%s", want, confs["a"])
+		}
+	}
+	for _, want := range []string{"ifconfig 10.254.0.2 10.254.0.1", "route 10.0.0.0 255.255.0.0", "secret /etc/openvpn/vpclink-a-b.key 1"} {
+		if !strings.Contains(confs["b"], want+"\n") {
+			t.Errorf("site b config lacks %q:\n%s", want, confs["b"])
+		}
+	}
+}
+
+func TestSecondTopology(t *testing.T) {
+	cfg := secondTopology()
+	res := mustEvaluate(t, cfg)
+	checkInvariants(t, res, sitesOf(t, cfg), []string{"198.51.100.7/32", "192.0.2.0/28"})
+
+	if n := len(res.mon.ByType(tCommand)); n != 3*2+3*2 {
+		// Three links, two setups and two checks each (the terminal-less
+		// site pings from its VPN instance).
+		t.Errorf("%d remote commands, want 12", n)
+	}
+	// The arm64 instance type gets an arm64 image.
+	var sawArm bool
+	for _, c := range res.mon.Calls() {
+		if c.Token == "aws:ec2/getAmi:getAmi" && strings.Contains(fmt.Sprint(c.Args), "ubuntu-noble-24.04-arm64-server-*") {
+			sawArm = true
+		}
+	}
+	if !sawArm {
+		t.Error("no arm64 Ubuntu 24.04 lookup for t4g.small")
+	}
+	// Default mesh links take consecutive ports from tunnelPort.
+	ports := map[string]bool{}
+	for _, r := range res.mon.ByType(tIngress) {
+		if in(r, "ipProtocol") == "udp" && in(r, "fromPort") != "33434" {
+			ports[in(r, "fromPort")] = true
+		}
+	}
+	if !reflect.DeepEqual(ports, map[string]bool{"4000": true, "4001": true, "4002": true}) {
+		t.Errorf("tunnel ports %v, want 4000-4002", ports)
+	}
+}
+
+// checkInvariants asserts what must hold for any valid configuration.
+func checkInvariants(t *testing.T, res *result, sites []site, sshCIDRs []string) {
+	t.Helper()
+	mon := res.mon
+	regs := mon.Registrations()
+	siteByVpc := map[string]site{}
+	vpcOfSite := map[string]*mockaws.Registration{}
+
+	// Every AWS resource and invoke goes through an explicit provider.
+	for _, r := range regs {
+		if strings.HasPrefix(r.Type, "aws:") && region(mon, r) == "" {
+			t.Errorf("%s %s uses the default AWS provider", r.Type, r.Name)
+		}
+	}
+	for _, c := range mon.Calls() {
+		if strings.HasPrefix(c.Token, "aws:") && c.Provider == "" {
+			t.Errorf("invoke %s uses the default AWS provider", c.Token)
+		}
+	}
+
+	for _, s := range sites {
+		v := mon.Find(tVpc, s.name+"-vpc")
+		if v == nil {
+			t.Fatalf("site %s: no VPC", s.name)
+		}
+		vpcOfSite[s.name] = v
+		siteByVpc[v.ID] = s
+		if got := region(mon, v); got != s.region {
+			t.Errorf("site %s: VPC on provider for %q, want %q", s.name, got, s.region)
+		}
+		if in(v, "cidrBlock") != s.vpc || in(v, "enableDnsHostnames") != "true" {
+			t.Errorf("site %s: VPC inputs %v", s.name, v.Inputs)
+		}
+	}
+
+	// Each AWS resource that references another uses that resource's region.
+	for _, r := range regs {
+		if !strings.HasPrefix(r.Type, "aws:") {
+			continue
+		}
+		for k, v := range r.Inputs {
+			walkStrings(v, false, func(s string, _ bool) {
+				if ref := byID(mon, s); ref != nil && strings.HasPrefix(ref.Type, "aws:ec2") && region(mon, ref) != region(mon, r) {
+					t.Errorf("%s %s (%s) references %s %s in %s via %s", r.Type, r.Name, region(mon, r), ref.Type, ref.Name, region(mon, ref), k)
+				}
+			})
+		}
+	}
+
+	// One route table per site, both subnets associated with it.
+	tables := mon.ByType(tRouteTable)
+	if len(tables) != len(sites) {
+		t.Errorf("%d route tables for %d sites", len(tables), len(sites))
+	}
+	tableOf := map[string]*mockaws.Registration{}
+	for _, rt := range tables {
+		s := siteByVpc[in(rt, "vpcId")]
+		if _, dup := tableOf[s.name]; dup {
+			t.Errorf("site %s has two route tables", s.name)
+		}
+		tableOf[s.name] = rt
+	}
+	for _, s := range sites {
+		rt := tableOf[s.name]
+		if rt == nil {
+			t.Errorf("site %s has no route table", s.name)
+			continue
+		}
+		var subnets []string
+		for _, a := range mon.ByType(tAssoc) {
+			if in(a, "routeTableId") == rt.ID {
+				subnets = append(subnets, in(a, "subnetId"))
+			}
+		}
+		var want []string
+		for _, sn := range mon.ByType(tSubnet) {
+			if in(sn, "vpcId") == vpcOfSite[s.name].ID {
+				want = append(want, sn.ID)
+			}
+		}
+		if len(want) != 2 || !reflect.DeepEqual(sorted(subnets), sorted(want)) {
+			t.Errorf("site %s: route table associated with %v, want both subnets %v", s.name, subnets, want)
+		}
+	}
+
+	// Instances: fixed IPs, src/dst check off only on VPN instances, IMDSv2,
+	// encrypted root volume, replaced delete-first (the private IP is fixed).
+	vpnENI := map[string]string{}
+	vpnEIP := map[string]string{}
+	for _, s := range sites {
+		for _, role := range []string{"vpn", "terminal"} {
+			inst := mon.Find(tInstance, s.name+"-"+role)
+			if role == "terminal" && !s.terminal {
+				if inst != nil {
+					t.Errorf("site %s: terminal created although turned off", s.name)
+				}
+				continue
+			}
+			if inst == nil {
+				t.Fatalf("site %s: no %s instance", s.name, role)
+			}
+			wantIP := map[string]string{"vpn": s.vpnIP, "terminal": s.termIP}[role]
+			if in(inst, "privateIp") != wantIP {
+				t.Errorf("%s: private IP %s, want %s", inst.Name, in(inst, "privateIp"), wantIP)
+			}
+			if got, want := in(inst, "sourceDestCheck"), fmt.Sprint(role != "vpn"); got != want {
+				t.Errorf("%s: sourceDestCheck %s, want %s", inst.Name, got, want)
+			}
+			if plain(object(inst, "metadataOptions")["httpTokens"]) != "required" {
+				t.Errorf("%s: IMDSv2 not required", inst.Name)
+			}
+			if plain(object(inst, "rootBlockDevice")["encrypted"]) != "true" {
+				t.Errorf("%s: root volume not encrypted", inst.Name)
+			}
+			if !inst.DeleteBeforeReplace {
+				t.Errorf("%s: not delete-before-replace", inst.Name)
+			}
+			if region(mon, inst) != s.region {
+				t.Errorf("%s: region %s, want %s", inst.Name, region(mon, inst), s.region)
+			}
+			var eip *mockaws.Registration
+			for _, e := range mon.ByType(tEip) {
+				if in(e, "instance") == inst.ID {
+					eip = e
+				}
+			}
+			if eip == nil || in(eip, "domain") != "vpc" {
+				t.Errorf("%s: no VPC Elastic IP", inst.Name)
+				continue
+			}
+			if role == "vpn" {
+				vpnENI[s.name] = out(inst, "primaryNetworkInterfaceId")
+				vpnEIP[s.name] = out(eip, "publicIp")
+			}
+		}
+	}
+
+	// Routes: per table, the default route to the site's gateway and, for
+	// each peer, peer CIDR -> this site's VPN network interface.
+	peers := linkedPeers(t, mon, sites)
+	for _, s := range sites {
+		rt := tableOf[s.name]
+		if rt == nil {
+			continue
+		}
+		got := map[string]string{}
+		for _, r := range mon.ByType(tRoute) {
+			if in(r, "routeTableId") != rt.ID {
+				continue
+			}
+			target := in(r, "gatewayId") + in(r, "networkInterfaceId")
+			if _, dup := got[in(r, "destinationCidrBlock")]; dup {
+				t.Errorf("site %s: two routes for %s", s.name, in(r, "destinationCidrBlock"))
+			}
+			got[in(r, "destinationCidrBlock")] = target
+		}
+		want := map[string]string{}
+		for _, igw := range mon.ByType(tIgw) {
+			if in(igw, "vpcId") == vpcOfSite[s.name].ID {
+				want["0.0.0.0/0"] = igw.ID
+			}
+		}
+		for _, p := range peers[s.name] {
+			want[p.vpc] = vpnENI[s.name]
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("site %s: routes %v, want %v", s.name, got, want)
+		}
+	}
+
+	// Security groups: exactly these rules.
+	for _, s := range sites {
+		for _, role := range []string{"vpn", "terminal"} {
+			sg := mon.Find(tSG, fmt.Sprintf("%s-%s-sg", s.name, role))
+			if sg == nil {
+				t.Fatalf("site %s: no %s security group", s.name, role)
+			}
+			var got, want []string
+			for _, r := range mon.ByType(tIngress) {
+				if in(r, "securityGroupId") == sg.ID {
+					got = append(got, ruleString(r))
+					if in(r, "ipProtocol") == "udp" && in(r, "cidrIpv4") == "0.0.0.0/0" {
+						t.Errorf("%s: UDP open to the internet: %s", sg.Name, ruleString(r))
+					}
+				}
+			}
+			for _, c := range sshCIDRs {
+				want = append(want, "tcp 22-22 from "+c)
+			}
+			if role == "vpn" {
+				want = append(want, "-1 - from "+s.vpc)
+				for _, p := range peers[s.name] {
+					want = append(want, fmt.Sprintf("udp %d-%d from %s/32", p.port, p.port, vpnEIP[p.name]))
+				}
+			} else if s.terminal {
+				want = append(want, "icmp -1--1 from "+s.vpc)
+				for _, p := range peers[s.name] {
+					want = append(want, "icmp -1--1 from "+p.vpc, "udp 33434-33534 from "+p.vpc)
+				}
+			} else {
+				want = append(want, "icmp -1--1 from "+s.vpc)
+			}
+			if !reflect.DeepEqual(sorted(got), sorted(want)) {
+				t.Errorf("%s ingress:\n got %v\nwant %v", sg.Name, sorted(got), sorted(want))
+			}
+			var egress []string
+			for _, r := range mon.ByType(tEgress) {
+				if in(r, "securityGroupId") == sg.ID {
+					egress = append(egress, ruleString(r))
+				}
+			}
+			if !reflect.DeepEqual(egress, []string{"-1 - from 0.0.0.0/0"}) {
+				t.Errorf("%s egress: %v", sg.Name, egress)
+			}
+		}
+	}
+
+	checkSetups(t, res, sites)
+	checkNoSecretLeaks(t, res)
+}
+
+type peer struct {
+	name, vpc string
+	port      int
+}
+
+// linkedPeers reads each site's peers and ports from the setup commands'
+// rendered configurations.
+func linkedPeers(t *testing.T, mon *mockaws.Monitor, sites []site) map[string][]peer {
+	t.Helper()
+	byVpc := map[string]site{}
+	for _, s := range sites {
+		byVpc[s.vpc] = s
+	}
+	out := map[string][]peer{}
+	routeLine := regexp.MustCompile(`(?m)^route (\S+) (\S+)$`)
+	portLine := regexp.MustCompile(`(?m)^port (\d+)$`)
+	for _, cmd := range mon.ByType(tCommand) {
+		name, ok := strings.CutSuffix(cmd.Name, "-setup")
+		if !ok {
+			continue
+		}
+		conf := configOf(t, cmd)
+		m := routeLine.FindStringSubmatch(conf)
+		pm := portLine.FindStringSubmatch(conf)
+		if m == nil || pm == nil {
+			t.Fatalf("%s: config without route or port:\n%s", cmd.Name, conf)
+		}
+		var bits int
+		for _, part := range strings.Split(m[2], ".") {
+			var n int
+			fmt.Sscan(part, &n)
+			for ; n > 0; n = (n << 1) & 0xff {
+				bits++
+			}
+		}
+		p := byVpc[fmt.Sprintf("%s/%d", m[1], bits)]
+		var port int
+		fmt.Sscan(pm[1], &port)
+		for _, s := range sites {
+			if strings.HasSuffix(name, "-"+s.name) {
+				out[s.name] = append(out[s.name], peer{p.name, p.vpc, port})
+			}
+		}
+	}
+	return out
+}
+
+var confBlock = regexp.MustCompile(`(?s)<<'VPCLINK_CONF'\n(.*?)VPCLINK_CONF\n`)
+
+// configOf extracts the OpenVPN configuration from a setup command.
+func configOf(t *testing.T, cmd *mockaws.Registration) string {
+	t.Helper()
+	// The script is single-quoted for bash -c; undo the quoting.
+	m := confBlock.FindStringSubmatch(strings.ReplaceAll(in(cmd, "create"), `'\''`, `'`))
+	if m == nil {
+		t.Fatalf("%s: no configuration in create", cmd.Name)
+	}
+	return m[1]
+}
+
+// setupConfigs returns the configuration per site name for the first link.
+func setupConfigs(t *testing.T, mon *mockaws.Monitor) map[string]string {
+	out := map[string]string{}
+	for _, cmd := range mon.ByType(tCommand) {
+		if name, ok := strings.CutSuffix(cmd.Name, "-setup"); ok {
+			out[name[strings.LastIndex(name, "-")+1:]] = configOf(t, cmd)
+		}
+	}
+	return out
+}
+
+// checkSetups asserts the remote setup of every link end: mirror-image
+// configurations with the required lines, one V1 key on stdin of both ends
+// as a secret, secret stdout/stderr, regions configured in parallel, and the
+// post-deploy checks after both ends.
+func checkSetups(t *testing.T, res *result, sites []site) {
+	t.Helper()
+	mon := res.mon
+	type end struct {
+		cmd  *mockaws.Registration
+		conf string
+	}
+	links := map[string][]end{}
+	for _, cmd := range mon.ByType(tCommand) {
+		name, ok := strings.CutSuffix(cmd.Name, "-setup")
+		if !ok {
+			continue
+		}
+		link := name[:strings.LastIndex(name, "-")]
+		for _, s := range sites {
+			if strings.HasSuffix(name, "-"+s.name) {
+				link = strings.TrimSuffix(name, "-"+s.name)
+			}
+		}
+		links[link] = append(links[link], end{cmd, configOf(t, cmd)})
+	}
+	if len(links) == 0 {
+		t.Fatal("no setup commands")
+	}
+	required := []string{
+		"ignore-unknown-option allow-deprecated-insecure-static-crypto", "allow-deprecated-insecure-static-crypto",
+		"proto udp", "dev-type tun", "cipher AES-256-CBC", "auth SHA256", "keepalive 10 60", "persist-tun", "persist-key",
+		"tun-mtu 1400", "mssfix 1400", "user openvpn", "group openvpn",
+	}
+	for name, ends := range links {
+		if len(ends) != 2 {
+			t.Errorf("link %s: %d ends", name, len(ends))
+			continue
+		}
+		a, b := ends[0], ends[1]
+		for _, e := range ends {
+			lines := strings.Split(e.conf, "\n")
+			for _, want := range required {
+				if !contains(lines, want) {
+					t.Errorf("%s: config lacks %q", e.cmd.Name, want)
+				}
+			}
+			if strings.Index(e.conf, "ignore-unknown-option") > strings.Index(e.conf, "\nallow-deprecated") {
+				t.Errorf("%s: ignore-unknown-option must precede the 2.7 flag", e.cmd.Name)
+			}
+			if !contains(e.cmd.AdditionalSecretOutputs, "stdout") || !contains(e.cmd.AdditionalSecretOutputs, "stderr") {
+				t.Errorf("%s: stdout/stderr not secret: %v", e.cmd.Name, e.cmd.AdditionalSecretOutputs)
+			}
+			if in(e.cmd, "delete") == "" || !strings.Contains(in(e.cmd, "delete"), "systemctl disable --now") {
+				t.Errorf("%s: no delete step that stops the service", e.cmd.Name)
+			}
+			stdin := e.cmd.Inputs["stdin"]
+			if !stdin.IsSecret() || !openvpn.ValidStaticKey(plain(stdin)) {
+				t.Errorf("%s: stdin is not a secret V1 static key", e.cmd.Name)
+			}
+			conn := e.cmd.Inputs["connection"]
+			if !conn.IsSecret() && !object(e.cmd, "connection")["privateKey"].IsSecret() {
+				t.Errorf("%s: SSH private key not secret", e.cmd.Name)
+			}
+		}
+		if plain(a.cmd.Inputs["stdin"]) != plain(b.cmd.Inputs["stdin"]) {
+			t.Errorf("link %s: the two ends have different keys", name)
+		}
+		// Mirror images: swapping the mirrored lines of one gives the other.
+		if mirror(a.conf, true) != mirror(b.conf, false) {
+			t.Errorf("link %s: configurations are not mirror images:\n%s\n---\n%s", name, a.conf, b.conf)
+		}
+		// Parallel regions: a setup never waits for another setup.
+		for _, e := range ends {
+			for _, dep := range e.cmd.Dependencies {
+				if d := mon.ByURN(dep); d != nil && d.Type == tCommand {
+					t.Errorf("%s waits for %s", e.cmd.Name, d.Name)
+				}
+			}
+		}
+	}
+	// Checks run after both setups of their link.
+	for _, cmd := range mon.ByType(tCommand) {
+		name, ok := strings.CutSuffix(cmd.Name, "-check")
+		if !ok {
+			continue
+		}
+		var setups int
+		for _, dep := range cmd.Dependencies {
+			if d := mon.ByURN(dep); d != nil && strings.HasSuffix(d.Name, "-setup") && strings.HasPrefix(d.Name, name[:strings.LastIndex(name, "-")]) {
+				setups++
+			}
+		}
+		if setups != 2 {
+			t.Errorf("%s depends on %d setups, want 2", cmd.Name, setups)
+		}
+		if !strings.Contains(in(cmd, "create"), "ping -n -c 3") {
+			t.Errorf("%s: not a ping check", cmd.Name)
+		}
+	}
+}
+
+// mirror masks the remote and route lines (they name the other end's own
+// address and network) and, with swap, swaps the per-end lines, so that
+// mirror(a, true) equals mirror(b, false) for the two ends of a link.
+func mirror(conf string, swap bool) string {
+	var out []string
+	for _, l := range strings.Split(conf, "\n") {
+		f := strings.Fields(l)
+		switch {
+		case swap && len(f) == 3 && f[0] == "ifconfig":
+			l = "ifconfig " + f[2] + " " + f[1]
+		case swap && len(f) == 3 && f[0] == "secret":
+			l = "secret " + f[1] + " " + map[string]string{"0": "1", "1": "0"}[f[2]]
+		case len(f) >= 1 && (f[0] == "remote" || f[0] == "route"):
+			l = f[0] + " *"
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// checkNoSecretLeaks collects every secret string and asserts none of it
+// appears in a non-secret input, output or stack output.
+func checkNoSecretLeaks(t *testing.T, res *result) {
+	t.Helper()
+	var secrets []string
+	for _, r := range res.mon.Registrations() {
+		for _, m := range []resource.PropertyMap{r.Inputs, r.Outputs} {
+			for _, v := range m {
+				walkStrings(v, false, func(s string, secret bool) {
+					if secret && len(s) >= 32 {
+						secrets = append(secrets, s)
+					}
+				})
+			}
+		}
+	}
+	if len(secrets) == 0 {
+		t.Fatal("no secret values found at all")
+	}
+	// Distinctive fragments: each line of the key and of the PEM body.
+	var fragments []string
+	for _, s := range secrets {
+		for _, l := range strings.Split(s, "\n") {
+			if len(l) >= 32 && !strings.HasPrefix(l, "-----") {
+				fragments = append(fragments, l)
+			}
+		}
+	}
+	leak := func(where, s string) {
+		for _, f := range fragments {
+			if strings.Contains(s, f) {
+				t.Errorf("secret material in plain text in %s", where)
+				return
+			}
+		}
+	}
+	for _, r := range res.mon.Registrations() {
+		for k, v := range r.Inputs {
+			walkStrings(v, false, func(s string, secret bool) {
+				if !secret {
+					leak(fmt.Sprintf("%s %s input %s", r.Type, r.Name, k), s)
+				}
+			})
+		}
+	}
+	for name, o := range res.outputs {
+		if o.secret {
+			continue
+		}
+		walkAny(o.value, func(s string) { leak("stack output "+name, s) })
+	}
+}
+
+func TestSecretsAreSecret(t *testing.T) {
+	res := mustEvaluate(t, loadStack(t, "Pulumi.dev.yaml"))
+	priv, ok := res.outputs["sshPrivateKey"]
+	if !ok || !priv.secret || !strings.Contains(fmt.Sprint(priv.value), "PRIVATE KEY") {
+		t.Errorf("sshPrivateKey output: present %v, secret %v", ok, priv.secret)
+	}
+	for name, o := range res.outputs {
+		if name != "sshPrivateKey" && o.secret {
+			t.Errorf("stack output %s is secret; only the private key should be", name)
+		}
+	}
+	// The static key is generated once per link with 2048 bits.
+	keys := res.mon.ByType(tRandom)
+	var found bool
+	for _, k := range keys {
+		if strings.HasSuffix(k.Name, "-static-key") {
+			found = true
+			if in(k, "length") != fmt.Sprint(openvpn.StaticKeyBytes) {
+				t.Errorf("%s: length %s", k.Name, in(k, "length"))
+			}
+		}
+	}
+	if !found {
+		t.Error("no random static key")
+	}
+}
+
+func TestOperatorSSHKey(t *testing.T) {
+	cfg := loadStack(t, "Pulumi.dev.yaml")
+	cfg["vpclink:sshPublicKey"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHb9c0Sgv9wH0cDoN4lDsVffG9K2SGpx2ae8iREdvGzR op@laptop"
+	cfg["vpclink:sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n"
+
+	// Stored in plain text: refused, nothing registered, value not echoed.
+	res := evaluate(t, cfg)
+	if res.err == nil || !strings.Contains(res.err.Error(), "vpclink:sshPrivateKey") {
+		t.Fatalf("plain-text private key accepted: %v", res.err)
+	}
+	if strings.Contains(res.err.Error(), "b3BlbnNzaC1") {
+		t.Error("error message repeats the private key")
+	}
+	if n := len(res.mon.Registrations()); n != 0 {
+		t.Errorf("%d resources registered for an invalid config", n)
+	}
+
+	res = mustEvaluate(t, cfg, "vpclink:sshPrivateKey")
+	for _, r := range res.mon.ByType(tRandom) {
+		if r.Name == "ssh-key-seed" {
+			t.Error("generated a key although the operator gave one")
+		}
+	}
+	for _, kp := range res.mon.ByType(tKeyPair) {
+		if in(kp, "publicKey") != cfg["vpclink:sshPublicKey"] {
+			t.Errorf("%s: public key %q", kp.Name, in(kp, "publicKey"))
+		}
+	}
+	if _, ok := res.outputs["sshPrivateKey"]; ok {
+		t.Error("operator's private key exported")
+	}
+	checkNoSecretLeaks(t, res)
+}
+
+func TestEvaluationIsDeterministic(t *testing.T) {
+	for name, cfg := range map[string]map[string]string{"dev": loadStack(t, "Pulumi.dev.yaml"), "second": secondTopology()} {
+		t.Run(name, func(t *testing.T) {
+			inputs := func() map[string]resource.PropertyMap {
+				m := map[string]resource.PropertyMap{}
+				for _, r := range mustEvaluate(t, cfg).mon.Registrations() {
+					m[r.Type+"::"+r.Name] = r.Inputs
+				}
+				return m
+			}
+			first, second := inputs(), inputs()
+			if len(first) == 0 {
+				t.Fatal("nothing registered")
+			}
+			for k, v := range first {
+				if !reflect.DeepEqual(fmt.Sprint(v), fmt.Sprint(second[k])) {
+					// Values are not printed: they may hold secrets.
+					t.Errorf("%s differs between evaluations", k)
+				}
+			}
+			if len(first) != len(second) {
+				t.Errorf("%d vs %d registrations", len(first), len(second))
+			}
+		})
+	}
+}
+
+func TestPostDeployCheckCanBeTurnedOff(t *testing.T) {
+	cfg := loadStack(t, "Pulumi.dev.yaml")
+	cfg["vpclink:postDeployCheck"] = "false"
+	res := mustEvaluate(t, cfg)
+	for _, c := range res.mon.ByType(tCommand) {
+		if strings.HasSuffix(c.Name, "-check") {
+			t.Errorf("%s registered with postDeployCheck=false", c.Name)
+		}
+	}
+	if n := len(res.mon.ByType(tCommand)); n != 2 {
+		t.Errorf("%d commands, want the two setups", n)
+	}
+}
