@@ -195,7 +195,7 @@ func (v *validator) site(i int, s Site) parsedSite {
 	}
 	type subnet struct {
 		field, cidr, ipField, ip string
-		required            bool
+		required                 bool
 	}
 	subs := [2]subnet{
 		{"vpnSubnetCidr", s.VpnSubnetCidr, "vpnPrivateIp", s.VpnPrivateIP, true},

@@ -1,0 +1,87 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// run executes a command and returns its combined output; the error carries
+// the command line and the output.
+func run(args ...string) (string, error) {
+	return runIn(nil, args...)
+}
+
+// runIn is run with standard input.
+func runIn(stdin []byte, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
+
+// must collects the first error of a sequence of commands.
+type must struct{ err error }
+
+func (m *must) run(args ...string) string {
+	if m.err != nil {
+		return ""
+	}
+	out, err := run(args...)
+	m.err = err
+	return out
+}
+
+func (m *must) runIn(stdin []byte, args ...string) {
+	if m.err == nil {
+		_, m.err = runIn(stdin, args...)
+	}
+}
+
+// dialIn opens a TCP connection from inside a network namespace: the socket
+// is created on a thread that has joined the namespace, then the thread
+// returns to its own namespace.
+func dialIn(netns, addr string, timeout time.Duration) (net.Conn, error) {
+	runtime.LockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer orig.Close()
+	target, err := os.Open("/run/netns/" + netns)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("enter netns %s: %w", netns, err)
+	}
+	conn, dialErr := net.DialTimeout("tcp", addr, timeout)
+	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		// Leave the thread locked: Go discards it when the goroutine ends.
+		if conn != nil {
+			conn.Close()
+		}
+		return nil, fmt.Errorf("leave netns %s: %w", netns, err)
+	}
+	runtime.UnlockOSThread()
+	return conn, dialErr
+}
