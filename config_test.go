@@ -79,6 +79,9 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 		{"public key without private key", func(t *testing.T, c map[string]string) {
 			c["vpclink:sshPublicKey"] = "ssh-ed25519 AAAA"
 		}, []string{"vpclink:sshPrivateKey", "both or neither"}},
+		{"whitespace in a CIDR", func(t *testing.T, c map[string]string) { editSites(t, c, 1, "vpcCidr", "10.1.0.0/16 ") }, []string{"vpclink:sites[1].vpcCidr", `"10.1.0.0/16 "`}},
+		{"no SSH networks", func(t *testing.T, c map[string]string) { c["vpclink:sshAllowedCidrs"] = `[]` }, []string{"vpclink:sshAllowedCidrs", "at least one"}},
+		{"zone of another region", func(t *testing.T, c map[string]string) { editSites(t, c, 0, "availabilityZone", "eu-west-10a") }, []string{"vpclink:sites[0].availabilityZone", "eu-west-10a"}},
 		{"MTU too large", func(t *testing.T, c map[string]string) { c["vpclink:tunnelMtu"] = "9001" }, []string{"vpclink:tunnelMtu", "9001"}},
 	}
 	for _, tc := range cases {

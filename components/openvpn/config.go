@@ -41,7 +41,7 @@ type Tunnel struct {
 	MTU int
 }
 
-var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,40}$`)
 
 func (t Tunnel) validate() error {
 	if !namePattern.MatchString(t.Name) {

@@ -33,7 +33,15 @@ func shellQuote(s string) string {
 
 var funcs = template.FuncMap{"q": shellQuote}
 
-var setupTemplate = template.Must(template.New("setup").Funcs(funcs).Parse(`# vpclink: configure OpenVPN tunnel {{.Name}}. Idempotent: a re-run converges.
+// lockTemplate serialises vpclink scripts on one host: the setups of two
+// links on one VPN instance run concurrently and share the service account
+// and the forwarding setting.
+const lockTemplate = `{{define "lock"}}mkdir -p /run/lock
+exec 9>/run/lock/vpclink.lock
+flock -w 900 9 || { echo "vpclink: another vpclink setup holds /run/lock/vpclink.lock" >&2; exit 1; }
+{{end}}`
+
+var setupTemplate = template.Must(template.Must(template.New("setup").Funcs(funcs).Parse(lockTemplate)).Parse(`# vpclink: configure OpenVPN tunnel {{.Name}}. Idempotent: a re-run converges.
 # The static key arrives on standard input and is never printed.
 NAME={{q .Name}}
 CONF={{q .Conf}}
@@ -48,6 +56,20 @@ fail() { printf 'vpclink[%s]: error: %s\n' "$NAME" "$*" >&2; exit 1; }
 # Belt and braces: nothing that looks like key material leaves this host.
 redact() { sed -E 's/[0-9a-fA-F]{32,}/[redacted]/g'; }
 has_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
+{{template "lock"}}
+# Read the key first: nothing else may consume standard input.
+umask 077
+mkdir -p /etc/openvpn /etc/sysctl.d
+keytmp=$(mktemp /etc/openvpn/.vpclink-key.XXXXXX)
+trap 'rm -f "$keytmp"' EXIT
+cat >"$keytmp"
+exec </dev/null
+if [ "$(wc -l <"$keytmp")" -ne 18 ] ||
+   [ "$(sed -n 1p "$keytmp")" != '-----BEGIN OpenVPN Static key V1-----' ] ||
+   [ "$(sed -n 18p "$keytmp")" != '-----END OpenVPN Static key V1-----' ] ||
+   [ "$(sed -n 2,17p "$keytmp" | grep -cE '^[0-9a-f]{32}$')" -ne 16 ]; then
+  fail "standard input is not an OpenVPN Static key V1 ($(wc -l <"$keytmp") lines); nothing written"
+fi
 
 # apt and the login user are not settled until cloud-init is done.
 if command -v cloud-init >/dev/null 2>&1; then
@@ -78,8 +100,6 @@ if ! id -u {{.User}} >/dev/null 2>&1; then
   useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin {{.User}}
 fi
 
-umask 077
-mkdir -p /etc/openvpn /etc/sysctl.d
 changed=0
 # install_file MODE DEST < content: replace DEST only when it differs.
 install_file() {
@@ -95,14 +115,6 @@ install_file() {
   fi
 }
 
-keytmp=$(mktemp /etc/openvpn/.vpclink-key.XXXXXX)
-trap 'rm -f "$keytmp"' EXIT
-cat >"$keytmp"
-if [ "$(sed -n 1p "$keytmp")" != '-----BEGIN OpenVPN Static key V1-----' ] ||
-   [ "$(sed -n 18p "$keytmp")" != '-----END OpenVPN Static key V1-----' ] ||
-   [ "$(sed -n 2,17p "$keytmp" | grep -cE '^[0-9a-f]{32}$')" -ne 16 ]; then
-  fail "standard input is not an OpenVPN Static key V1 ($(wc -l <"$keytmp") lines); nothing written"
-fi
 install_file 600 "$KEY" <"$keytmp"
 install_file 644 "$CONF" <<'VPCLINK_CONF'
 {{.Config}}VPCLINK_CONF
@@ -146,7 +158,7 @@ else
     for _ in $(seq 1 50); do running || break; sleep 0.2; done
   fi
   if ! running; then
-    "$OVPN" --daemon "vpclink-$NAME" --writepid "$PID" --log-append "$RUNDIR/$NAME.log" --config "$CONF"
+    "$OVPN" --daemon "vpclink-$NAME" --writepid "$PID" --log-append "$RUNDIR/$NAME.log" --config "$CONF" 9>&-
   fi
   logs() { tail -n 40 "$RUNDIR/$NAME.log" 2>&1; }
 fi
@@ -159,7 +171,7 @@ for _ in $(seq 1 {{.Wait}}); do
   fi
   sleep 1
 done
-logs | redact >&2
+{ logs || true; } | redact >&2 || true
 fail "tunnel device $DEV did not come up within {{.Wait}} s (OpenVPN log above)"
 `))
 
@@ -183,8 +195,8 @@ func SetupScript(t Tunnel) (string, error) {
 	return b.String(), err
 }
 
-var teardownTemplate = template.Must(template.New("teardown").Funcs(funcs).Parse(`# vpclink: remove OpenVPN tunnel {{.Name}}. Safe to run when nothing is installed.
-set +e
+var teardownTemplate = template.Must(template.Must(template.New("teardown").Funcs(funcs).Parse(lockTemplate)).Parse(`# vpclink: remove OpenVPN tunnel {{.Name}}. Safe to run when nothing is installed.
+{{template "lock"}}set +e
 NAME={{q .Name}}
 UNIT={{q .Unit}}
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then

@@ -149,13 +149,24 @@ func Normalize(c Config) Config {
 			out.Links[i] = l
 		}
 	}
+	// Links without a port take the next ports from TunnelPort that no
+	// other link uses.
+	used := map[int]bool{}
+	for _, l := range out.Links {
+		used[l.Port] = true
+	}
+	next := out.TunnelPort
 	for k := range out.Links {
 		l := &out.Links[k]
 		if l.Name == "" && len(l.Sites) == 2 {
 			l.Name = l.Sites[0] + "-" + l.Sites[1]
 		}
 		if l.Port == 0 {
-			l.Port = out.TunnelPort + k
+			for used[next] {
+				next++
+			}
+			l.Port = next
+			used[next] = true
 		}
 		if len(l.TunnelAddresses) == 0 {
 			l.TunnelAddresses = defaultTunnelAddresses(k)

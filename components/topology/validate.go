@@ -10,7 +10,7 @@ import (
 
 var (
 	siteNamePattern     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$`)
-	linkNamePattern     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+	linkNamePattern     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,39}[a-z0-9])?$`)
 	regionPattern       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	instanceTypePattern = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
 	amiPattern          = regexp.MustCompile(`^ami-[0-9a-f]{8,17}$`)
@@ -59,7 +59,7 @@ func (v *validator) add(k, value, format string, args ...any) {
 
 // prefix parses a canonical IPv4 network, reporting under k.
 func (v *validator) prefix(k, s string) (netip.Prefix, bool) {
-	p, err := netip.ParsePrefix(strings.TrimSpace(s))
+	p, err := netip.ParsePrefix(s)
 	switch {
 	case s == "":
 		v.add(k, s, "is required (an IPv4 CIDR such as 10.0.0.0/16)")
@@ -77,7 +77,7 @@ func (v *validator) prefix(k, s string) (netip.Prefix, bool) {
 
 // addr parses an IPv4 address, reporting under k.
 func (v *validator) addr(k, s string) (netip.Addr, bool) {
-	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	a, err := netip.ParseAddr(s)
 	switch {
 	case s == "":
 		v.add(k, s, "is required (an IPv4 address)")
@@ -126,6 +126,9 @@ func (v *validator) config(c Config) {
 	}
 	if !sshUserPattern.MatchString(c.SSHUser) {
 		v.add(key("sshUser"), c.SSHUser, "is not a valid login user name")
+	}
+	if len(c.SSHAllowedCIDRs) == 0 {
+		v.add(key("sshAllowedCidrs"), "[]", "needs at least one network: `pulumi up` itself configures the instances over SSH")
 	}
 	for i, s := range c.SSHAllowedCIDRs {
 		v.prefix(key("sshAllowedCidrs[%d]", i), s)
@@ -179,7 +182,7 @@ func (v *validator) site(i int, s Site) parsedSite {
 	if !regionPattern.MatchString(s.Region) {
 		v.add(key("sites[%d].region", i), s.Region, "is not an AWS region such as eu-west-1")
 	}
-	if s.AvailabilityZone != "" && !strings.HasPrefix(s.AvailabilityZone, s.Region) {
+	if s.AvailabilityZone != "" && !regexp.MustCompile(`^`+regexp.QuoteMeta(s.Region)+`[a-z]$`).MatchString(s.AvailabilityZone) {
 		v.add(key("sites[%d].availabilityZone", i), s.AvailabilityZone, "is not a zone of region %q", s.Region)
 	}
 	if !instanceTypePattern.MatchString(s.InstanceType) {
@@ -244,7 +247,7 @@ func (v *validator) links(c Config, parsed []parsedSite) {
 	tunnel := map[netip.Addr]string{}
 	for k, l := range c.Links {
 		if !linkNamePattern.MatchString(l.Name) {
-			v.add(key("links[%d].name", k), l.Name, "must be 1-40 lowercase letters, digits or '-'")
+			v.add(key("links[%d].name", k), l.Name, "must be 1-41 lowercase letters, digits or '-'")
 		} else if j, dup := names[l.Name]; dup {
 			v.add(key("links[%d].name", k), l.Name, "duplicates links[%d].name", j)
 		}
