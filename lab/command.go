@@ -63,6 +63,9 @@ func Exec(opts Options, t SSHTarget, command, stdin string) (string, string, err
 		time.Sleep(time.Second)
 	}
 	defer client.Close()
+	// A bound the provider does not have, so a hung script cannot hang the lab.
+	watchdog := time.AfterFunc(10*time.Minute, func() { client.Close() })
+	defer watchdog.Stop()
 	session, err := client.NewSession()
 	if err != nil {
 		return "", "", err
@@ -133,6 +136,9 @@ func (l *lab) runCommand(r *mockaws.Registration) error {
 	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
 		l.logf("%s on %s (%.1fs): %s", r.Name, inst.name, time.Since(start).Seconds(), line)
 	}
+	l.mu.Lock()
+	l.commands = append(l.commands, Command{Name: r.Name, Target: t, Create: create, Delete: str(r, "delete"), Stdin: str(r, "stdin")})
+	l.mu.Unlock()
 
 	// A setup names its link, tunnel addresses and key direction.
 	script := strings.ReplaceAll(create, `'\''`, `'`)
@@ -157,6 +163,6 @@ func (l *lab) runCommand(r *mockaws.Registration) error {
 	link.Ends[end] = inst.name
 	link.TunnelIPs[end] = ifc[1]
 	link.TunnelIPs[1-end] = ifc[2]
-	l.firstSetupDone = time.Now()
+	l.setupsDone = time.Now()
 	return nil
 }

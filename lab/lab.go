@@ -212,6 +212,7 @@ type lab struct {
 	keys      map[string]string // key name -> authorized key
 	eips      map[string]string // public IP -> instance id
 	ports     int
+	commands  []Command
 	progress
 }
 

@@ -23,6 +23,26 @@ type Run struct {
 	// Started and SetupsDone bound the run; SetupsDone is when the last
 	// setup command finished.
 	Started, SetupsDone time.Time
+	// Commands are the remote commands that ran, in memory only: they hold
+	// the static key (Stdin) and the SSH key.
+	Commands []Command
+}
+
+// Command is one remote.Command as the program registered it.
+type Command struct {
+	Name                  string
+	Target                SSHTarget
+	Create, Delete, Stdin string
+}
+
+// Command returns the named command, or nil.
+func (r *Run) Command(name string) *Command {
+	for i := range r.Commands {
+		if r.Commands[i].Name == name {
+			return &r.Commands[i]
+		}
+	}
+	return nil
 }
 
 // Hooks let tests look at the lab while the program runs.
@@ -34,11 +54,11 @@ type Hooks struct {
 
 // additional lab fields kept apart from the model.
 type progress struct {
-	once           sync.Once
-	lastInstance   time.Time
-	firstSetupDone time.Time
-	hooks          Hooks
-	loginUser      string
+	once         sync.Once
+	lastInstance time.Time
+	setupsDone   time.Time
+	hooks        Hooks
+	loginUser    string
 }
 
 // touched records an instance registration (call with l.mu held).
@@ -121,7 +141,8 @@ func Up(program pulumi.RunFunc, stack string, cfg map[string]string, opts Option
 	})
 	l.mu.Lock()
 	run.State = &l.state
-	run.SetupsDone = l.firstSetupDone
+	run.SetupsDone = l.setupsDone
+	run.Commands = l.commands
 	saveErr := l.state.save(opts)
 	l.mu.Unlock()
 	if err != nil {

@@ -1,0 +1,86 @@
+package lab
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TCPProbe connects from one of the lab's internet hosts ("op" for the
+// operator, "x" for the stranger) to ip:port; nil means it connected.
+func TCPProbe(opts Options, from, ip string, port int) error {
+	opts = opts.withDefaults()
+	conn, err := dialIn(opts.ns(from), fmt.Sprintf("%s:%d", ip, port), 2*time.Second)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+// probePayload gives probe datagrams a length nothing else has (UDP length
+// 8+18 = 26), so counters see only them.
+const probePayload = "vpclink-lab-probe1"
+
+var packetsRe = regexp.MustCompile(`comment "([^"]+)".*|packets (\d+)`)
+
+// UDPProbe sends three datagrams to target's public IP and port from each
+// sender (a label -> "x"/"op" or a host name) and returns, per label, how
+// many arrived at target's IP stack, counted by an nft rule inside target
+// that sits behind the emulated security group.
+func UDPProbe(opts Options, target *Host, port int, senders map[string]string, s *State) (map[string]int, error) {
+	opts = opts.withDefaults()
+	var rules strings.Builder
+	rules.WriteString("table inet vpclab_probe {\n  chain input {\n    type filter hook input priority -400; policy accept;\n")
+	sourceOf := map[string]string{}
+	for label, from := range senders {
+		src := map[string]string{"x": StrangerIP, "op": OperatorIP}[from]
+		if h := s.Host(from); h != nil {
+			src = h.PublicIP
+		}
+		if src == "" {
+			return nil, fmt.Errorf("probe sender %q unknown", from)
+		}
+		sourceOf[label] = src
+		fmt.Fprintf(&rules, "    ip saddr %s udp dport %d udp length 26 counter comment %q\n", src, port, label)
+	}
+	rules.WriteString("  }\n}\n")
+	if _, err := runIn([]byte(rules.String()), "ip", "netns", "exec", target.NetNS, "nft", "-f", "-"); err != nil {
+		return nil, err
+	}
+	defer run("ip", "netns", "exec", target.NetNS, "nft", "delete", "table", "inet", "vpclab_probe")
+	send := fmt.Sprintf("for i in 1 2 3; do printf %s > /dev/udp/%s/%d; sleep 0.1; done", probePayload, target.PublicIP, port)
+	for _, from := range senders {
+		var err error
+		if h := s.Host(from); h != nil {
+			_, err = hostExec(h, "bash", "-c", send)
+		} else {
+			_, err = run("ip", "netns", "exec", opts.ns(from), "bash", "-c", send)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	out, err := run("ip", "netns", "exec", target.NetNS, "nft", "list", "table", "inet", "vpclab_probe")
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	for _, line := range strings.Split(out, "\n") {
+		if i := strings.Index(line, "packets "); i >= 0 {
+			f := strings.Fields(line[i:])
+			n, _ := strconv.Atoi(f[1])
+			if c := regexp.MustCompile(`comment "([^"]+)"`).FindStringSubmatch(line); c != nil {
+				counts[c[1]] = n
+			}
+		}
+	}
+	for label := range senders {
+		if _, ok := counts[label]; !ok {
+			return nil, fmt.Errorf("probe counter %q missing:\n%s", label, out)
+		}
+	}
+	return counts, nil
+}
