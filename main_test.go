@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 	"github.com/vpclink/pulumi-vpc-openvpn/components/topology"
@@ -106,10 +107,14 @@ func checkInvariants(t *testing.T, res *result, sites []site, sshCIDRs []string)
 	siteByVpc := map[string]site{}
 	vpcOfSite := map[string]*mockaws.Registration{}
 
-	// Every AWS resource and invoke goes through an explicit provider.
+	// Every AWS resource and invoke goes through an explicit provider for a
+	// region; no resource at all uses a default provider.
 	for _, r := range regs {
 		if strings.HasPrefix(r.Type, "aws:") && region(mon, r) == "" {
 			t.Errorf("%s %s uses the default AWS provider", r.Type, r.Name)
+		}
+		if r.Custom && !strings.HasPrefix(r.Type, "pulumi:providers:") && mon.ProviderOf(r) == nil {
+			t.Errorf("%s %s uses a default provider", r.Type, r.Name)
 		}
 	}
 	for _, c := range mon.Calls() {
@@ -672,5 +677,27 @@ func TestPostDeployCheckCanBeTurnedOff(t *testing.T) {
 	}
 	if n := len(res.mon.ByType(tCommand)); n != 2 {
 		t.Errorf("%d commands, want the two setups", n)
+	}
+}
+
+// naiveMocks is the mock from Pulumi's unit-testing guide: outputs are the
+// inputs, invokes answer nothing.
+type naiveMocks struct{ n int }
+
+func (m *naiveMocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	return args.Name + "_id", args.Inputs, nil
+}
+
+func (m *naiveMocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return args.Args, nil
+}
+
+// The program must not depend on a mock that answers like AWS: other
+// stacks' tests use the minimal one.
+func TestProgramRunsUnderMinimalMocks(t *testing.T) {
+	for name, cfg := range map[string]map[string]string{"dev": loadStack(t, "Pulumi.dev.yaml"), "second": secondTopology()} {
+		if err := pulumi.RunErr(program, pulumi.WithMocks("vpclink", "test", &naiveMocks{}), withConfig(cfg)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

@@ -470,6 +470,9 @@ func ubuntuAMI(ctx *pulumi.Context, instanceType string, prov pulumi.InvokeOptio
 		return "", fmt.Errorf("instance type %q: %w", instanceType, err)
 	}
 	arch := ""
+	if len(it.SupportedArchitectures) == 0 {
+		arch = "amd64" // not reported (minimal test mocks): the common case
+	}
 	for _, a := range it.SupportedArchitectures {
 		switch a {
 		case "arm64":
