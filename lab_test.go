@@ -274,3 +274,17 @@ func TestLabSourceDestCheckEnforced(t *testing.T) {
 		t.Errorf("VPN instances cannot reach each other through the tunnel: %v\n%s", err, out)
 	}
 }
+
+// A tunnel that carries no traffic fails `up` through the post-deploy
+// check, and `down` still removes everything (checked by labOptions).
+func TestLabFailedUpIsReportedAndCleanedUp(t *testing.T) {
+	opts := labOptions(t)
+	opts.SourceDestCheckOn = []string{"b-vpn"}
+	_, err := lab.Up(program, "dev", loadStack(t, "Pulumi.dev.yaml"), opts, lab.Hooks{})
+	if err == nil {
+		t.Fatal("up succeeded although b-vpn cannot forward")
+	}
+	if !strings.Contains(err.Error(), "-check") || !strings.Contains(err.Error(), "no reply after") {
+		t.Errorf("up failed for another reason: %v", err)
+	}
+}
