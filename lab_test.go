@@ -156,7 +156,7 @@ func TestLabReferenceTopology(t *testing.T) {
 			t.Fatal("setup or check command missing")
 		}
 		state := func() string {
-			out, err := lab.HostExec(vpnA, "sh", "-c", "cat /run/vpclink/a-b.pid; stat -c '%a %Y' /etc/openvpn/vpclink-a-b.key /etc/openvpn/vpclink-a-b.conf /etc/sysctl.d/60-vpclink.conf")
+			out, err := lab.HostExec(vpnA, "sh", "-c", "cat /run/vpclink/a-b.pid; stat -c '%a %Y' /etc/openvpn/vpclink/a-b.key /etc/openvpn/vpclink/a-b.conf /etc/sysctl.d/60-vpclink.conf")
 			if err != nil {
 				t.Fatalf("reading tunnel state: %v", err)
 			}
@@ -181,7 +181,7 @@ func TestLabReferenceTopology(t *testing.T) {
 		if _, _, err := lab.Exec(opts, setup.Target, setup.Delete, ""); err != nil {
 			t.Fatalf("delete: %v", err)
 		}
-		gone, _ := lab.HostExec(vpnA, "sh", "-c", "ls /etc/openvpn/vpclink-* /etc/sysctl.d/60-vpclink.conf /run/vpclink/a-b.pid 2>/dev/null; cat /proc/sys/net/ipv4/ip_forward; ip -o link show vpn1194 2>/dev/null")
+		gone, _ := lab.HostExec(vpnA, "sh", "-c", "ls /etc/openvpn/vpclink/* /etc/sysctl.d/60-vpclink.conf /run/vpclink/a-b.pid 2>/dev/null; cat /proc/sys/net/ipv4/ip_forward; ip -o link show vpn1194 2>/dev/null")
 		if strings.TrimSpace(gone) != "0" {
 			t.Errorf("after delete, left on a-vpn: %q", gone)
 		}

@@ -55,12 +55,12 @@ func TestReferenceTopology(t *testing.T) {
 
 	// The walk-through's exact addresses end up in the two configurations.
 	confs := setupConfigs(t, res.mon)
-	for _, want := range []string{"ifconfig 10.254.0.1 10.254.0.2", "route 10.1.0.0 255.255.0.0", "secret /etc/openvpn/vpclink-a-b.key 0", "port 1194"} {
+	for _, want := range []string{"ifconfig 10.254.0.1 10.254.0.2", "route 10.1.0.0 255.255.0.0", "secret /etc/openvpn/vpclink/a-b.key 0", "port 1194"} {
 		if !strings.Contains(confs["a"], want+"\n") {
 			t.Errorf("site a config lacks %q:\n%s", want, confs["a"])
 		}
 	}
-	for _, want := range []string{"ifconfig 10.254.0.2 10.254.0.1", "route 10.0.0.0 255.255.0.0", "secret /etc/openvpn/vpclink-a-b.key 1"} {
+	for _, want := range []string{"ifconfig 10.254.0.2 10.254.0.1", "route 10.0.0.0 255.255.0.0", "secret /etc/openvpn/vpclink/a-b.key 1"} {
 		if !strings.Contains(confs["b"], want+"\n") {
 			t.Errorf("site b config lacks %q:\n%s", want, confs["b"])
 		}

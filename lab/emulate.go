@@ -276,14 +276,14 @@ func (l *lab) applyVPC(v *vpc) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table bridge vpclab\ndelete table bridge vpclab\ntable bridge vpclab {\n  chain route {\n    type filter hook prerouting priority -300; policy accept;\n")
 	internet := false
-	var natRules []string
+	var dnat, snat []string
 	for _, inst := range l.sortedInstances() {
 		if l.subnets[inst.subnetID].vpcID != v.id {
 			continue
 		}
 		if inst.eip != "" {
-			natRules = append(natRules, fmt.Sprintf("    ip daddr %s dnat to %s\n", inst.eip, inst.ip),
-				fmt.Sprintf("    oifname %q ip saddr %s snat to %s\n", extName, inst.ip, inst.eip))
+			dnat = append(dnat, fmt.Sprintf("    ip daddr %s dnat to %s\n", inst.eip, inst.ip))
+			snat = append(snat, fmt.Sprintf("    oifname %q ip saddr %s snat to %s\n", extName, inst.ip, inst.eip))
 		}
 		match := fmt.Sprintf("    iifname %q ether daddr %s ether type ip", inst.port, v.routerMAC)
 		for _, peer := range l.sortedInstances() {
@@ -316,17 +316,9 @@ func (l *lab) applyVPC(v *vpc) error {
 	b.WriteString("  }\n}\n")
 	if v.igw {
 		fmt.Fprintf(&b, "table ip vpclab\ndelete table ip vpclab\ntable ip vpclab {\n  chain pre {\n    type nat hook prerouting priority dstnat; policy accept;\n")
-		for _, r := range natRules {
-			if strings.Contains(r, "dnat") {
-				b.WriteString(r)
-			}
-		}
+		b.WriteString(strings.Join(dnat, ""))
 		b.WriteString("  }\n  chain post {\n    type nat hook postrouting priority srcnat; policy accept;\n")
-		for _, r := range natRules {
-			if strings.Contains(r, "snat") {
-				b.WriteString(r)
-			}
-		}
+		b.WriteString(strings.Join(snat, ""))
 		b.WriteString("  }\n}\n")
 	}
 	if _, err := runIn([]byte(b.String()), "ip", "netns", "exec", v.ns, "nft", "-f", "-"); err != nil {

@@ -7,11 +7,17 @@ import (
 	"strings"
 )
 
-// Files and names a tunnel uses on a host. Name is the link name.
-func ConfigPath(name string) string { return "/etc/openvpn/vpclink-" + name + ".conf" }
+// ConfigDir holds vpclink's configurations and keys. It is a subdirectory
+// on purpose: Debian's and Ubuntu's openvpn package starts an openvpn@NAME
+// instance for every /etc/openvpn/NAME.conf at boot, which would run each
+// tunnel twice next to vpclink's own unit.
+const ConfigDir = "/etc/openvpn/vpclink"
+
+// ConfigPath is the configuration of tunnel name (the link name).
+func ConfigPath(name string) string { return ConfigDir + "/" + name + ".conf" }
 
 // KeyPath is where the static key of tunnel name is written (mode 0600).
-func KeyPath(name string) string { return "/etc/openvpn/vpclink-" + name + ".key" }
+func KeyPath(name string) string { return ConfigDir + "/" + name + ".key" }
 
 // ServiceName is the systemd unit that runs tunnel name.
 func ServiceName(name string) string { return "vpclink-" + name + ".service" }

@@ -170,7 +170,7 @@ func TestRenderConfig(t *testing.T) {
 			"port 1194", "remote 203.0.113.7 1194",
 			"ifconfig 10.254.0.1 10.254.0.2",
 			"route 10.1.0.0 255.255.0.0",
-			"secret /etc/openvpn/vpclink-a-b.key 0",
+			"secret /etc/openvpn/vpclink/a-b.key 0",
 			"tun-mtu 1400", "mssfix 1400",
 		}},
 		{"site b mirror, /20 and /24", func(tu *Tunnel) {
@@ -183,7 +183,7 @@ func TestRenderConfig(t *testing.T) {
 			"ifconfig 10.254.0.2 10.254.0.1",
 			"route 10.0.16.0 255.255.240.0",
 			"route 192.168.5.0 255.255.255.0",
-			"secret /etc/openvpn/vpclink-a-b.key 1",
+			"secret /etc/openvpn/vpclink/a-b.key 1",
 		}},
 		{"other port, /28 and mtu", func(tu *Tunnel) {
 			tu.Name = "east-central"
@@ -193,7 +193,7 @@ func TestRenderConfig(t *testing.T) {
 		}, []string{
 			"dev vpn1196", "port 1196", "remote 203.0.113.7 1196",
 			"route 172.16.0.16 255.255.255.240",
-			"secret /etc/openvpn/vpclink-east-central.key 0",
+			"secret /etc/openvpn/vpclink/east-central.key 0",
 			"tun-mtu 1280", "mssfix 1280",
 		}},
 		{"no routes", func(tu *Tunnel) { tu.RemoteNetworks = nil }, []string{"port 1194"}},
@@ -304,10 +304,10 @@ func TestRenderConfigRejects(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	if got := ConfigPath("a-b"); got != "/etc/openvpn/vpclink-a-b.conf" {
+	if got := ConfigPath("a-b"); got != "/etc/openvpn/vpclink/a-b.conf" {
 		t.Errorf("ConfigPath = %q", got)
 	}
-	if got := KeyPath("a-b"); got != "/etc/openvpn/vpclink-a-b.key" {
+	if got := KeyPath("a-b"); got != "/etc/openvpn/vpclink/a-b.key" {
 		t.Errorf("KeyPath = %q", got)
 	}
 	if got := ServiceName("a-b"); got != "vpclink-a-b.service" {
@@ -416,7 +416,7 @@ func TestSetupScript(t *testing.T) {
 			// (line counts and header/footer only), installed and removed;
 			// never printed.
 			allowed := []string{
-				`keytmp=$(mktemp /etc/openvpn/.vpclink-key.XXXXXX)`,
+				`keytmp=$(mktemp '/etc/openvpn/vpclink'/.key.XXXXXX)`,
 				`trap 'rm -f "$keytmp"' EXIT`,
 				`cat >"$keytmp"`,
 				`if [ "$(wc -l <"$keytmp")" -ne 18 ] ||`,

@@ -59,8 +59,8 @@ has_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>
 {{template "lock"}}
 # Read the key first: nothing else may consume standard input.
 umask 077
-mkdir -p /etc/openvpn /etc/sysctl.d
-keytmp=$(mktemp /etc/openvpn/.vpclink-key.XXXXXX)
+mkdir -p {{q .Dir}} /etc/sysctl.d
+keytmp=$(mktemp {{q .Dir}}/.key.XXXXXX)
 trap 'rm -f "$keytmp"' EXIT
 cat >"$keytmp"
 exec </dev/null
@@ -190,7 +190,7 @@ func SetupScript(t Tunnel) (string, error) {
 		"Name": t.Name, "Conf": ConfigPath(t.Name), "Key": KeyPath(t.Name), "Unit": ServiceName(t.Name),
 		"Dev": DeviceName(t.Port), "LocalIP": t.LocalTunnelIP, "RemoteIP": t.RemoteTunnelIP,
 		"Remote": t.RemoteAddress, "Port": t.Port, "Sysctl": SysctlPath, "RunDir": RunDir,
-		"User": ServiceUser, "Config": conf, "Wait": TunnelWaitSeconds,
+		"User": ServiceUser, "Config": conf, "Wait": TunnelWaitSeconds, "Dir": ConfigDir,
 	})
 	return b.String(), err
 }
@@ -212,7 +212,8 @@ else
   rm -f "$PID" {{q .RunDir}}/"$NAME.log"
 fi
 rm -f {{q .Conf}} {{q .Key}}
-if ! ls /etc/openvpn/vpclink-*.conf >/dev/null 2>&1; then
+if ! ls {{q .Dir}}/*.conf >/dev/null 2>&1; then
+  rm -rf {{q .Dir}}
   rm -f {{q .Sysctl}}
   sysctl -q -w net.ipv4.ip_forward=0
 fi
@@ -230,7 +231,7 @@ func TeardownScript(t Tunnel) (string, error) {
 	var b strings.Builder
 	err := teardownTemplate.Execute(&b, map[string]any{
 		"Name": t.Name, "Unit": ServiceName(t.Name), "Conf": ConfigPath(t.Name), "Key": KeyPath(t.Name),
-		"Sysctl": SysctlPath, "RunDir": RunDir,
+		"Sysctl": SysctlPath, "RunDir": RunDir, "Dir": ConfigDir,
 	})
 	return b.String(), err
 }
