@@ -201,6 +201,38 @@ func TestLabReferenceTopology(t *testing.T) {
 		}
 	})
 
+	t.Run("the tunnel recovers from a peer restart and carries traffic through loss", func(t *testing.T) {
+		// Kill b's OpenVPN outright, then start it again as its service
+		// manager would (the setup converges to a running daemon).
+		if out, err := lab.HostExec(vpnB, "sh", "-c", "kill -9 $(cat /run/vpclink/a-b.pid)"); err != nil {
+			t.Fatalf("killing b's openvpn: %v %s", err, out)
+		}
+		if pingOK(termA, termB.PrivateIP) {
+			t.Error("ping answered with b's OpenVPN dead")
+		}
+		setupB := run.Command("a-b-b-setup")
+		start := time.Now()
+		if _, _, err := lab.Exec(opts, setupB.Target, setupB.Create, setupB.Stdin); err != nil {
+			t.Fatalf("restarting b: %v", err)
+		}
+		recovered, err := lab.TimeToFirstPing(termA, termB.PrivateIP, start, 30*time.Second)
+		if err != nil {
+			t.Fatalf("no recovery after b restarted: %v", err)
+		}
+		t.Logf("peer restart: first reply %.0f ms after b's setup started", recovered.Seconds()*1000)
+
+		// 10% loss on the emulated internet, both ways.
+		if err := lab.InternetLoss(opts, 10); err != nil {
+			t.Fatal(err)
+		}
+		defer lab.InternetLoss(opts, 0)
+		out, err := lab.HostExec(termA, "ping", "-n", "-q", "-c", "30", "-i", "0.05", "-W", "1", termB.PrivateIP)
+		if err != nil {
+			t.Errorf("no reply at all through 10%% loss: %v", err)
+		}
+		t.Logf("through 10%% loss: %s", strings.TrimSpace(out[strings.Index(out, "---"):]))
+	})
+
 	t.Run("a wrong key is refused and never printed", func(t *testing.T) {
 		setup := run.Command("a-b-a-setup")
 		bad := strings.Replace(setup.Stdin, "-----END", "deadbeef\n-----END", 1)

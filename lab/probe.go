@@ -84,3 +84,15 @@ func UDPProbe(opts Options, target *Host, port int, senders map[string]string, s
 	}
 	return counts, nil
 }
+
+// InternetLoss drops percent of the frames crossing the emulated internet
+// (0 removes the loss). Delay cannot be emulated here: no netem.
+func InternetLoss(opts Options, percent int) error {
+	opts = opts.withDefaults()
+	rules := "table bridge vpclab_loss\ndelete table bridge vpclab_loss\n"
+	if percent > 0 {
+		rules += fmt.Sprintf("table bridge vpclab_loss {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n    meta protocol ip numgen random mod 100 < %d counter drop\n  }\n}\n", percent)
+	}
+	_, err := runIn([]byte(rules), "ip", "netns", "exec", opts.ns("inet"), "nft", "-f", "-")
+	return err
+}
