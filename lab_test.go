@@ -320,3 +320,50 @@ func TestLabFailedUpIsReportedAndCleanedUp(t *testing.T) {
 		t.Errorf("up failed for another reason: %v", err)
 	}
 }
+
+// The setup script's systemd branch, the one real VMs take, against a
+// stand-in systemctl that verifies units with systemd-analyze and runs
+// their ExecStart.
+func TestLabSystemdBranch(t *testing.T) {
+	opts := labOptions(t)
+	opts.StubSystemd = true
+	run, err := lab.Up(program, "dev", loadStack(t, "Pulumi.dev.yaml"), opts, lab.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWalkthrough(t, run.State, 2)
+	vpnA := mustHost(t, run.State, "a-vpn")
+	calls := func() string {
+		out, _ := lab.HostExec(vpnA, "cat", "/run/stub-systemd/calls")
+		return out
+	}
+	first := calls()
+	for _, want := range []string{"systemctl daemon-reload", "systemctl enable -q vpclink-a-b.service", "systemctl restart vpclink-a-b.service"} {
+		if !strings.Contains(first, want+"\n") {
+			t.Errorf("setup did not call %q; calls:\n%s", want, first)
+		}
+	}
+	if out, err := lab.HostExec(vpnA, "sh", "-c", "test -L /etc/systemd/system/multi-user.target.wants/vpclink-a-b.service && ! test -e /run/vpclink/a-b.pid && echo ok"); err != nil || strings.TrimSpace(out) != "ok" {
+		t.Errorf("unit not enabled at boot, or the no-systemd fallback ran: %v %q", err, out)
+	}
+
+	setup := run.Command("a-b-a-setup")
+	if _, _, err := lab.Exec(opts, setup.Target, setup.Create, setup.Stdin); err != nil {
+		t.Fatalf("second setup: %v", err)
+	}
+	again := strings.TrimPrefix(calls(), first)
+	if strings.Contains(again, "restart") || strings.Contains(again, "daemon-reload") {
+		t.Errorf("an unchanged second setup restarted or reloaded:\n%s", again)
+	}
+
+	if _, _, err := lab.Exec(opts, setup.Target, setup.Delete, ""); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if !strings.Contains(calls(), "systemctl disable --now vpclink-a-b.service\n") {
+		t.Errorf("delete did not stop and disable the unit:\n%s", calls())
+	}
+	left, _ := lab.HostExec(vpnA, "sh", "-c", "ls /etc/systemd/system/vpclink-* /etc/systemd/system/*.wants/vpclink-* /etc/openvpn/vpclink 2>/dev/null; ip -o link show vpn1194 2>/dev/null")
+	if strings.TrimSpace(left) != "" {
+		t.Errorf("left after delete: %q", left)
+	}
+}

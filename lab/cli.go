@@ -28,7 +28,7 @@ flags:
   -runs N       bench only: number of runs (default 5)
 
 Needs root, and: iproute2 nftables openvpn openssh-server openssh-client
-iputils-ping traceroute sudo (apt-get install -y ...).
+iputils-ping traceroute sudo systemd (apt-get install -y ...).
 `
 
 // Main is the lab's command line; program is the Pulumi program to run.

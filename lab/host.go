@@ -104,11 +104,21 @@ func (l *lab) addInstance(r *mockaws.Registration) error {
 	if err := os.WriteFile(mountNS, nil, 0o600); err != nil {
 		return err
 	}
-	m.run("unshare", "--mount="+mountNS, "--propagation", "private", "--", "sh", "-c",
-		fmt.Sprintf("mount -t overlay overlay -o lowerdir=/etc,upperdir=%s,workdir=%s /etc && "+
-			"mount -t tmpfs -o mode=0755 tmpfs /run && mount -t tmpfs -o mode=1777 tmpfs /tmp && "+
-			"mount -t tmpfs -o mode=0755 tmpfs /home",
-			filepath.Join(root, "upper"), filepath.Join(root, "work")))
+	mounts := fmt.Sprintf("mount -t overlay overlay -o lowerdir=/etc,upperdir=%s,workdir=%s /etc && "+
+		"mount -t tmpfs -o mode=0755 tmpfs /run && mount -t tmpfs -o mode=1777 tmpfs /tmp && "+
+		"mount -t tmpfs -o mode=0755 tmpfs /home",
+		filepath.Join(root, "upper"), filepath.Join(root, "work"))
+	if l.opts.StubSystemd {
+		// The host "runs systemd": the marker the script tests, and the stub
+		// commands first on its PATH.
+		sbin := filepath.Join(root, "sbin")
+		if err := writeSystemdStub(sbin); err != nil {
+			return err
+		}
+		// Bind before /run is replaced: the stub lives under the state dir.
+		mounts = fmt.Sprintf("mount --bind %s /usr/local/sbin && ", sbin) + mounts + " && mkdir -p /run/systemd/system"
+	}
+	m.run("unshare", "--mount="+mountNS, "--propagation", "private", "--", "sh", "-c", mounts)
 	host := &Host{Name: r.Name, NetNS: inst.ns, MountNS: mountNS, VPC: v.name, PrivateIP: ip}
 	if m.err == nil {
 		_, m.err = hostExecEnv(host, []string{"LOGIN=" + l.loginUser, "AUTHORIZED_KEY=" + authorized}, "bash", "-c", hostSetup)

@@ -54,6 +54,9 @@ type Options struct {
 	StateDir string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
+	// StubSystemd gives hosts a stand-in for systemd (lab/systemd.go), so
+	// the setup script takes the branch it takes on a real VM.
+	StubSystemd bool
 	// SourceDestCheckOn names instance resources whose source/destination
 	// check the lab keeps on whatever the program asks (fault injection).
 	SourceDestCheckOn []string
@@ -156,7 +159,7 @@ func Preflight() error {
 	need := map[string]string{
 		"ip": "iproute2", "bridge": "iproute2", "nft": "nftables", "openvpn": "openvpn", "sshd": "openssh-server",
 		"ssh-keygen": "openssh-client", "ping": "iputils-ping", "traceroute": "traceroute", "sudo": "sudo",
-		"unshare": "util-linux", "nsenter": "util-linux", "useradd": "passwd",
+		"unshare": "util-linux", "nsenter": "util-linux", "useradd": "passwd", "systemd-analyze": "systemd",
 	}
 	var missing []string
 	for bin, pkg := range need {
