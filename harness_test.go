@@ -124,38 +124,15 @@ func mustEvaluate(t *testing.T, cfg map[string]string, secretKeys ...string) *re
 	return res
 }
 
-// plain unwraps secrets and returns a property's string value.
-func plain(v resource.PropertyValue) string {
-	for v.IsSecret() {
-		v = v.SecretValue().Element
-	}
-	if v.IsString() {
-		return v.StringValue()
-	}
-	if v.IsNumber() {
-		return fmt.Sprint(v.NumberValue())
-	}
-	if v.IsBool() {
-		return fmt.Sprint(v.BoolValue())
-	}
-	return ""
-}
+// plain returns a scalar property as text, secrets unwrapped.
+func plain(v resource.PropertyValue) string { return mockaws.Text(v) }
 
-func in(r *mockaws.Registration, k string) string { return plain(r.Inputs[resource.PropertyKey(k)]) }
+func in(r *mockaws.Registration, k string) string { return r.Input(k) }
 
 func out(r *mockaws.Registration, k string) string { return plain(r.Outputs[resource.PropertyKey(k)]) }
 
 // object returns a nested object input.
-func object(r *mockaws.Registration, k string) resource.PropertyMap {
-	v := r.Inputs[resource.PropertyKey(k)]
-	for v.IsSecret() {
-		v = v.SecretValue().Element
-	}
-	if v.IsObject() {
-		return v.ObjectValue()
-	}
-	return nil
-}
+func object(r *mockaws.Registration, k string) resource.PropertyMap { return r.InputObject(k) }
 
 // byID finds the registration with a physical id.
 func byID(mon *mockaws.Monitor, id string) *mockaws.Registration {

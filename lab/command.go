@@ -80,30 +80,10 @@ func Exec(opts Options, t SSHTarget, command, stdin string) (string, string, err
 
 // targetOf reads a remote.Command's connection.
 func targetOf(r *mockaws.Registration) SSHTarget {
-	c := obj(r, "connection")
-	get := func(k string) resource.PropertyValue {
-		v := c[resource.PropertyKey(k)]
-		for v.IsSecret() {
-			v = v.SecretValue().Element
-		}
-		return v
-	}
-	t := SSHTarget{}
-	if v := get("host"); v.IsString() {
-		t.Host = v.StringValue()
-	}
-	if v := get("user"); v.IsString() {
-		t.User = v.StringValue()
-	}
-	if v := get("privateKey"); v.IsString() {
-		t.PrivateKey = v.StringValue()
-	}
-	if v := get("port"); v.IsNumber() {
-		t.Port = int(v.NumberValue())
-	}
-	if v := get("dialErrorLimit"); v.IsNumber() {
-		t.Tries = int(v.NumberValue())
-	}
+	c := r.InputObject("connection")
+	t := SSHTarget{Host: mockaws.Text(c["host"]), User: mockaws.Text(c["user"]), PrivateKey: mockaws.Text(c["privateKey"])}
+	t.Port, _ = strconv.Atoi(mockaws.Text(c["port"]))
+	t.Tries, _ = strconv.Atoi(mockaws.Text(c["dialErrorLimit"]))
 	return t
 }
 
@@ -118,7 +98,7 @@ var (
 func (l *lab) runCommand(r *mockaws.Registration) error {
 	l.beforeFirstCommand()
 	t := targetOf(r)
-	create := str(r, "create")
+	create := r.Input("create")
 	l.mu.Lock()
 	inst := l.instances[l.eips[t.Host]]
 	l.mu.Unlock()
@@ -126,7 +106,7 @@ func (l *lab) runCommand(r *mockaws.Registration) error {
 		return fmt.Errorf("lab: %s: no instance behind %s", r.Name, t.Host)
 	}
 	start := time.Now()
-	stdout, stderr, err := Exec(l.opts, t, create, str(r, "stdin"))
+	stdout, stderr, err := Exec(l.opts, t, create, r.Input("stdin"))
 	r.Outputs["stdout"] = resource.NewProperty(stdout)
 	r.Outputs["stderr"] = resource.NewProperty(stderr)
 	if err != nil {
@@ -137,7 +117,7 @@ func (l *lab) runCommand(r *mockaws.Registration) error {
 		l.logf("%s on %s (%.1fs): %s", r.Name, inst.name, time.Since(start).Seconds(), line)
 	}
 	l.mu.Lock()
-	l.commands = append(l.commands, Command{Name: r.Name, Target: t, Create: create, Delete: str(r, "delete"), Stdin: str(r, "stdin")})
+	l.commands = append(l.commands, Command{Name: r.Name, Target: t, Create: create, Delete: r.Input("delete"), Stdin: r.Input("stdin")})
 	l.mu.Unlock()
 
 	// A setup names its link, tunnel addresses and key direction.

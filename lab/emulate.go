@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-
 	"github.com/vpclink/pulumi-vpc-openvpn/internal/mockaws"
 )
 
@@ -52,50 +50,6 @@ func (l *lab) base() error {
 	return m.err
 }
 
-// str returns a string input, unwrapping secrets.
-func str(r *mockaws.Registration, k string) string {
-	v := r.Inputs[resource.PropertyKey(k)]
-	for v.IsSecret() {
-		v = v.SecretValue().Element
-	}
-	switch {
-	case v.IsString():
-		return v.StringValue()
-	case v.IsBool():
-		return fmt.Sprint(v.BoolValue())
-	case v.IsNumber():
-		return fmt.Sprint(int(v.NumberValue()))
-	}
-	return ""
-}
-
-func obj(r *mockaws.Registration, k string) resource.PropertyMap {
-	v := r.Inputs[resource.PropertyKey(k)]
-	for v.IsSecret() {
-		v = v.SecretValue().Element
-	}
-	if v.IsObject() {
-		return v.ObjectValue()
-	}
-	return resource.PropertyMap{}
-}
-
-func strs(r *mockaws.Registration, k string) []string {
-	v := r.Inputs[resource.PropertyKey(k)]
-	var out []string
-	if v.IsArray() {
-		for _, e := range v.ArrayValue() {
-			for e.IsSecret() {
-				e = e.SecretValue().Element
-			}
-			if e.IsString() {
-				out = append(out, e.StringValue())
-			}
-		}
-	}
-	return out
-}
-
 // hook builds the emulation of each registration before its outputs go
 // back to the program, so dependents see a world that exists.
 func (l *lab) hook(r *mockaws.Registration) error {
@@ -108,26 +62,26 @@ func (l *lab) hook(r *mockaws.Registration) error {
 		return l.addSubnet(r)
 	case "aws:ec2/routeTable:RouteTable":
 		l.mu.Lock()
-		l.tables[r.ID] = &routeTable{vpcID: str(r, "vpcId")}
+		l.tables[r.ID] = &routeTable{vpcID: r.Input("vpcId")}
 		l.mu.Unlock()
 	case "aws:ec2/route:Route":
 		return l.addRoute(r)
 	case "aws:ec2/routeTableAssociation:RouteTableAssociation":
 		l.mu.Lock()
-		l.assoc[str(r, "subnetId")] = str(r, "routeTableId")
+		l.assoc[r.Input("subnetId")] = r.Input("routeTableId")
 		l.mu.Unlock()
 		return l.apply()
 	case "aws:ec2/securityGroup:SecurityGroup":
 		l.mu.Lock()
-		l.groups[r.ID] = &securityGroup{vpcID: str(r, "vpcId")}
+		l.groups[r.ID] = &securityGroup{vpcID: r.Input("vpcId")}
 		l.mu.Unlock()
 	case "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
 		return l.addIngress(r)
 	case "aws:ec2/keyPair:KeyPair":
 		l.mu.Lock()
-		l.keys[str(r, "keyName")] = str(r, "publicKey")
+		l.keys[r.Input("keyName")] = r.Input("publicKey")
 		if name := r.Outputs["keyName"]; name.IsString() {
-			l.keys[name.StringValue()] = str(r, "publicKey")
+			l.keys[name.StringValue()] = r.Input("publicKey")
 		}
 		l.mu.Unlock()
 	case "aws:ec2/instance:Instance":
@@ -141,7 +95,7 @@ func (l *lab) hook(r *mockaws.Registration) error {
 }
 
 func (l *lab) addVPC(r *mockaws.Registration) error {
-	v := &vpc{id: r.ID, name: r.Name, cidr: str(r, "cidrBlock"), ns: l.opts.ns(r.Name)}
+	v := &vpc{id: r.ID, name: r.Name, cidr: r.Input("cidrBlock"), ns: l.opts.ns(r.Name)}
 	var m must
 	m.run("ip", "netns", "add", v.ns)
 	m.run("ip", "-n", v.ns, "link", "set", "lo", "up")
@@ -162,7 +116,7 @@ func (l *lab) addVPC(r *mockaws.Registration) error {
 
 func (l *lab) addIGW(r *mockaws.Registration) error {
 	l.mu.Lock()
-	v := l.vpcs[str(r, "vpcId")]
+	v := l.vpcs[r.Input("vpcId")]
 	l.ports++
 	port := fmt.Sprintf("r%d", l.ports)
 	l.mu.Unlock()
@@ -184,11 +138,11 @@ func (l *lab) addIGW(r *mockaws.Registration) error {
 }
 
 func (l *lab) addSubnet(r *mockaws.Registration) error {
-	p, err := netip.ParsePrefix(str(r, "cidrBlock"))
+	p, err := netip.ParsePrefix(r.Input("cidrBlock"))
 	if err != nil {
 		return fmt.Errorf("lab: subnet %s: %w", r.Name, err)
 	}
-	s := &subnet{id: r.ID, vpcID: str(r, "vpcId"), cidr: p.String(), gateway: p.Addr().Next().String(), bits: p.Bits()}
+	s := &subnet{id: r.ID, vpcID: r.Input("vpcId"), cidr: p.String(), gateway: p.Addr().Next().String(), bits: p.Bits()}
 	l.mu.Lock()
 	v := l.vpcs[s.vpcID]
 	l.subnets[s.id] = s
@@ -203,21 +157,21 @@ func (l *lab) addSubnet(r *mockaws.Registration) error {
 
 func (l *lab) addRoute(r *mockaws.Registration) error {
 	l.mu.Lock()
-	t := l.tables[str(r, "routeTableId")]
+	t := l.tables[r.Input("routeTableId")]
 	if t == nil {
 		l.mu.Unlock()
 		return fmt.Errorf("lab: route %s: unknown route table", r.Name)
 	}
-	t.routes = append(t.routes, route{dest: str(r, "destinationCidrBlock"), igw: str(r, "gatewayId"), eni: str(r, "networkInterfaceId")})
+	t.routes = append(t.routes, route{dest: r.Input("destinationCidrBlock"), igw: r.Input("gatewayId"), eni: r.Input("networkInterfaceId")})
 	l.mu.Unlock()
 	return l.apply()
 }
 
 func (l *lab) addIngress(r *mockaws.Registration) error {
 	l.mu.Lock()
-	g := l.groups[str(r, "securityGroupId")]
+	g := l.groups[r.Input("securityGroupId")]
 	if g != nil {
-		ru := rule{protocol: str(r, "ipProtocol"), cidr: str(r, "cidrIpv4"), from: -1, to: -1}
+		ru := rule{protocol: r.Input("ipProtocol"), cidr: r.Input("cidrIpv4"), from: -1, to: -1}
 		if f := r.Inputs["fromPort"]; f.IsNumber() {
 			ru.from, ru.to = int(f.NumberValue()), int(r.Inputs["toPort"].NumberValue())
 		}
@@ -233,7 +187,7 @@ func (l *lab) addIngress(r *mockaws.Registration) error {
 func (l *lab) addEIP(r *mockaws.Registration) error {
 	ip := r.Outputs["publicIp"].StringValue()
 	l.mu.Lock()
-	inst := l.instances[str(r, "instance")]
+	inst := l.instances[r.Input("instance")]
 	if inst != nil {
 		inst.eip = ip
 		inst.host.PublicIP = ip

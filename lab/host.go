@@ -47,7 +47,7 @@ chmod 0755 /run/sshd
 `
 
 func (l *lab) addInstance(r *mockaws.Registration) error {
-	subnetID, ip := str(r, "subnetId"), str(r, "privateIp")
+	subnetID, ip := r.Input("subnetId"), r.Input("privateIp")
 	l.mu.Lock()
 	sn := l.subnets[subnetID]
 	var v *vpc
@@ -56,20 +56,20 @@ func (l *lab) addInstance(r *mockaws.Registration) error {
 	}
 	l.ports++
 	port := fmt.Sprintf("h%d", l.ports)
-	authorized := l.keys[str(r, "keyName")]
+	authorized := l.keys[r.Input("keyName")]
 	l.mu.Unlock()
 	if v == nil {
 		return fmt.Errorf("lab: instance %s: unknown subnet %s", r.Name, subnetID)
 	}
 	if authorized == "" {
-		return fmt.Errorf("lab: instance %s: unknown key pair %q", r.Name, str(r, "keyName"))
+		return fmt.Errorf("lab: instance %s: unknown key pair %q", r.Name, r.Input("keyName"))
 	}
 	inst := &instance{
 		id: r.ID, name: r.Name, ns: l.opts.ns(r.Name), subnetID: subnetID, ip: ip, port: port,
 		eni: r.Outputs["primaryNetworkInterfaceId"].StringValue(),
 		// AWS's default is on; only an explicit false turns it off.
-		srcDstCheck: str(r, "sourceDestCheck") != "false",
-		groups:      strs(r, "vpcSecurityGroupIds"),
+		srcDstCheck: r.Input("sourceDestCheck") != "false",
+		groups:      r.InputList("vpcSecurityGroupIds"),
 	}
 	for _, name := range l.opts.SourceDestCheckOn {
 		if name == r.Name {

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -265,21 +266,10 @@ func (m *Monitor) randomBytes(name string, n int) ([]byte, error) {
 // outputs returns inputs plus what the provider would compute.
 func (m *Monitor) outputs(r *Registration) (resource.PropertyMap, error) {
 	out := r.Inputs.Copy()
-	str := func(k string) string {
-		if v, ok := r.Inputs[resource.PropertyKey(k)]; ok {
-			if v.IsSecret() {
-				v = v.SecretValue().Element
-			}
-			if v.IsString() {
-				return v.StringValue()
-			}
-		}
-		return ""
-	}
 	switch r.Type {
 	case "aws:ec2/instance:Instance":
 		out["primaryNetworkInterfaceId"] = resource.NewProperty("eni-" + r.ID[2:])
-		out["privateIp"] = resource.NewProperty(str("privateIp"))
+		out["privateIp"] = resource.NewProperty(r.Input("privateIp"))
 		out["arn"] = resource.NewProperty("arn:aws:ec2:::instance/" + r.ID)
 	case "aws:ec2/eip:Eip":
 		out["publicIp"] = resource.NewProperty(m.publicIP(r.Name))
@@ -301,4 +291,52 @@ func (m *Monitor) outputs(r *Registration) (resource.PropertyMap, error) {
 		out["stderr"] = resource.NewProperty("")
 	}
 	return out, nil
+}
+
+// Unwrap returns v without its secret wrappers.
+func Unwrap(v resource.PropertyValue) resource.PropertyValue {
+	for v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	return v
+}
+
+// Text renders a scalar property as the program wrote it ("" for others),
+// secrets unwrapped: strings as they are, numbers as integers when whole,
+// booleans as true/false.
+func Text(v resource.PropertyValue) string {
+	v = Unwrap(v)
+	switch {
+	case v.IsString():
+		return v.StringValue()
+	case v.IsNumber():
+		return strconv.FormatFloat(v.NumberValue(), 'f', -1, 64)
+	case v.IsBool():
+		return strconv.FormatBool(v.BoolValue())
+	}
+	return ""
+}
+
+// Input returns the scalar input k as text (see Text).
+func (r *Registration) Input(k string) string { return Text(r.Inputs[resource.PropertyKey(k)]) }
+
+// InputObject returns the object input k, secrets unwrapped; nil if absent.
+func (r *Registration) InputObject(k string) resource.PropertyMap {
+	if v := Unwrap(r.Inputs[resource.PropertyKey(k)]); v.IsObject() {
+		return v.ObjectValue()
+	}
+	return nil
+}
+
+// InputList returns the string elements of the array input k.
+func (r *Registration) InputList(k string) []string {
+	var out []string
+	if v := Unwrap(r.Inputs[resource.PropertyKey(k)]); v.IsArray() {
+		for _, e := range v.ArrayValue() {
+			if e = Unwrap(e); e.IsString() {
+				out = append(out, e.StringValue())
+			}
+		}
+	}
+	return out
 }
