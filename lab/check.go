@@ -36,9 +36,13 @@ func Ping(h *Host, dst string) (bool, string) {
 	return err == nil, summary
 }
 
-// Traceroute returns the hops from h to dst (numeric, one probe per hop).
+// Traceroute returns the hops from h to dst (numeric, one probe per hop,
+// one at a time). traceroute's default of 16 probes in flight makes every
+// probe past the destination's distance arrive at once, and Linux answers
+// at most 6 port-unreachables per peer in a burst, then one a second: a
+// second traceroute within seconds shows only stars for the last hop.
 func Traceroute(h *Host, dst string) ([]string, error) {
-	out, err := hostExec(h, "traceroute", "-n", "-q", "1", "-w", "2", "-m", "8", dst)
+	out, err := hostExec(h, "traceroute", "-n", "-N", "1", "-q", "1", "-w", "2", "-m", "8", dst)
 	if err != nil {
 		return nil, err
 	}

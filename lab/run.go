@@ -186,6 +186,7 @@ func Down(opts Options) error {
 	if err := os.RemoveAll(opts.StateDir); err != nil {
 		errs = append(errs, err)
 	}
+	os.Remove(filepath.Dir(opts.StateDir)) // the labs' common parent, once empty
 	return errors.Join(errs...)
 }
 
