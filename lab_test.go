@@ -122,6 +122,7 @@ func TestLabReferenceTopology(t *testing.T) {
 	}
 	s := run.State
 	checkWalkthrough(t, s, 2)
+	checkWalkthrough(t, s, 2) // `lab check` again at once: still three hops
 
 	vpnA, vpnB := mustHost(t, s, "a-vpn"), mustHost(t, s, "b-vpn")
 	termA, termB := mustHost(t, s, "a-terminal"), mustHost(t, s, "b-terminal")
