@@ -47,12 +47,6 @@ func (m *must) run(args ...string) string {
 	return out
 }
 
-func (m *must) runIn(stdin []byte, args ...string) {
-	if m.err == nil {
-		_, m.err = runIn(stdin, args...)
-	}
-}
-
 // dialIn opens a TCP connection from inside a network namespace: the socket
 // is created on a thread that has joined the namespace, then the thread
 // returns to its own namespace.
