@@ -62,7 +62,7 @@ func (l *lab) hook(r *mockaws.Registration) error {
 		return l.addSubnet(r)
 	case "aws:ec2/routeTable:RouteTable":
 		l.mu.Lock()
-		l.tables[r.ID] = &routeTable{vpcID: r.Input("vpcId")}
+		l.tables[r.ID] = &routeTable{}
 		l.mu.Unlock()
 	case "aws:ec2/route:Route":
 		return l.addRoute(r)
@@ -73,16 +73,14 @@ func (l *lab) hook(r *mockaws.Registration) error {
 		return l.apply()
 	case "aws:ec2/securityGroup:SecurityGroup":
 		l.mu.Lock()
-		l.groups[r.ID] = &securityGroup{vpcID: r.Input("vpcId")}
+		l.groups[r.ID] = &securityGroup{}
 		l.mu.Unlock()
 	case "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
 		return l.addIngress(r)
 	case "aws:ec2/keyPair:KeyPair":
 		l.mu.Lock()
-		l.keys[r.Input("keyName")] = r.Input("publicKey")
-		if name := r.Outputs["keyName"]; name.IsString() {
-			l.keys[name.StringValue()] = r.Input("publicKey")
-		}
+		// Instances name the key pair by its (provider-assigned) keyName.
+		l.keys[mockaws.Text(r.Outputs["keyName"])] = r.Input("publicKey")
 		l.mu.Unlock()
 	case "aws:ec2/instance:Instance":
 		return l.addInstance(r)

@@ -223,7 +223,6 @@ type vpc struct {
 	id, name, cidr, ns string
 	routerMAC          string
 	igw                bool
-	routers            int
 }
 
 type subnet struct {
@@ -239,7 +238,6 @@ type instance struct {
 }
 
 type routeTable struct {
-	vpcID  string
 	routes []route
 }
 
@@ -250,7 +248,6 @@ type route struct {
 }
 
 type securityGroup struct {
-	vpcID   string
 	ingress []rule
 }
 

@@ -20,9 +20,8 @@ import (
 type Run struct {
 	// State describes the hosts and links that were built.
 	State *State
-	// Started and SetupsDone bound the run; SetupsDone is when the last
-	// setup command finished.
-	Started, SetupsDone time.Time
+	// SetupsDone is when the last setup command finished.
+	SetupsDone time.Time
 	// Commands are the remote commands that ran, in memory only: they hold
 	// the static key (Stdin) and the SSH key.
 	Commands []Command
@@ -118,7 +117,7 @@ func Up(program pulumi.RunFunc, stack string, cfg map[string]string, opts Option
 	if l.loginUser == "" {
 		l.loginUser = "ubuntu"
 	}
-	run := &Run{Started: time.Now()}
+	run := &Run{}
 	if err := l.base(); err != nil {
 		return nil, fmt.Errorf("lab: base network: %w", err)
 	}
