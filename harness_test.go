@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/vpclink/pulumi-vpc-openvpn/components/topology"
 	"github.com/vpclink/pulumi-vpc-openvpn/internal/mockaws"
 	"github.com/vpclink/pulumi-vpc-openvpn/internal/stackfile"
 )
@@ -30,7 +32,7 @@ const (
 	tEip        = "aws:ec2/eip:Eip"
 	tKeyPair    = "aws:ec2/keyPair:KeyPair"
 	tCommand    = "command:remote:Command"
-	tRandom     = "random:index/randomBytes:RandomBytes"
+	tRandom     = "random:index/randomPassword:RandomPassword"
 )
 
 // result is one evaluation of the program under mocks.
@@ -38,6 +40,8 @@ type result struct {
 	mon     *mockaws.Monitor
 	err     error
 	outputs map[string]exported
+	// config is what configure returned (normalized).
+	config topology.Config
 }
 
 type exported struct {
@@ -53,9 +57,21 @@ func withConfig(cfg map[string]string, secretKeys ...string) pulumi.RunOption {
 	}
 }
 
+// engineConfig hands cfg to the program as the language host does: in the
+// run's options and, as the whole map, in PULUMI_CONFIG.
+func engineConfig(t *testing.T, cfg map[string]string) {
+	t.Helper()
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(pulumi.EnvConfig, string(b))
+}
+
 // evaluate runs the whole program on cfg and collects its stack outputs.
 func evaluate(t *testing.T, cfg map[string]string, secretKeys ...string) *result {
 	t.Helper()
+	engineConfig(t, cfg)
 	res := &result{mon: &mockaws.Monitor{}, outputs: map[string]exported{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -64,6 +80,7 @@ func evaluate(t *testing.T, cfg map[string]string, secretKeys ...string) *result
 		if err != nil {
 			return err
 		}
+		res.config = c
 		infra, err := createInfrastructure(ctx, c)
 		if err != nil {
 			return err

@@ -16,15 +16,20 @@ import (
 // messages name keys inside it.
 const ConfigNamespace = "vpclink"
 
-// Defaults applied by Normalize when a field is left empty.
+// Defaults applied by Normalize when a value is left out.
 const (
 	DefaultInstanceType = "t3.micro"
 	DefaultSSHUser      = "ubuntu"
 	DefaultTunnelPort   = 1194
 	DefaultTunnelMTU    = 1400
-	// DefaultTunnelNetwork is where default tunnel addresses come from: link k
-	// gets 10.254.k.1 and 10.254.k.2.
+	DefaultTunnelMode   = "tls"
+	// DefaultTunnelNetwork is where default tunnel addresses come from, one
+	// /30 per link: link k gets 10.254.k.1 and 10.254.k.2 for k < 256 (as it
+	// always did), then 10.254.(k%256).5 and .6 for k < 512, and so on.
 	DefaultTunnelNetwork = "10.254.0.0/16"
+	// MaxDefaultTunnels is how many links the default tunnel network holds:
+	// 16384 /30s, a full mesh of 181 sites.
+	MaxDefaultTunnels = 1 << 14
 )
 
 // DefaultSSHAllowedCIDRs is the SSH ingress default. The program has to reach
@@ -74,6 +79,8 @@ type Link struct {
 	// TunnelAddresses are the point-to-point addresses of the two ends, in the
 	// order of Sites.
 	TunnelAddresses []string `json:"tunnelAddresses,omitempty"`
+	// Mode overrides the stack's tunnelMode for this link: tls or static.
+	Mode string `json:"mode,omitempty"`
 }
 
 // Config is the whole stack configuration.
@@ -97,9 +104,27 @@ type Config struct {
 	TunnelPort int `json:"tunnelPort,omitempty"`
 	// TunnelMTU is the MTU of the tunnel interface.
 	TunnelMTU int `json:"tunnelMtu,omitempty"`
+	// TunnelMode is the tunnel mode of every link unless a link says
+	// otherwise: tls (TLS 1.3 with pinned self-signed certificates and the
+	// static key as tls-crypt key; the default) or static (the walk-through's
+	// pre-shared static key).
+	TunnelMode string `json:"tunnelMode,omitempty"`
 	// PostDeployCheck runs the cross-site ping after both ends are configured.
 	PostDeployCheck *bool `json:"postDeployCheck,omitempty"`
+
+	// given holds the keys (without namespace, e.g. "links[0].port") that
+	// Decode found written: Normalize fills in only the others, so an
+	// explicit 0 or "" reaches Validate instead of turning into the default.
+	// A Config built in Go has none; there the zero value means "default".
+	given map[string]bool
+	// derived holds the keys whose values Normalize made up (how, for
+	// messages): Validate blames what they were derived from.
+	derived map[string]string
 }
+
+// Given reports whether the key (without namespace, e.g. "tunnelPort")
+// was written in the configuration Decode read.
+func (c Config) Given(k string) bool { return c.given[k] }
 
 // CheckEnabled reports whether the post-deploy ping check runs.
 func (c Config) CheckEnabled() bool { return c.PostDeployCheck == nil || *c.PostDeployCheck }
@@ -115,32 +140,41 @@ func (c Config) SiteByName(name string) (Site, bool) {
 }
 
 // Normalize returns a copy of c with every default filled in. It does not
-// validate; call Validate on the result.
+// validate; call Validate on the result. Values written explicitly (see
+// Decode) are kept as they are, even when zero.
 func Normalize(c Config) Config {
 	out := c
+	out.derived = map[string]string{}
 	out.Sites = append([]Site(nil), c.Sites...)
-	if out.InstanceType == "" {
+	unset := func(k string, zero bool) bool { return zero && !c.given[k] }
+	if unset("instanceType", out.InstanceType == "") {
 		out.InstanceType = DefaultInstanceType
 	}
-	if out.SSHUser == "" {
+	if unset("sshUser", out.SSHUser == "") {
 		out.SSHUser = DefaultSSHUser
 	}
 	if out.SSHAllowedCIDRs == nil {
 		out.SSHAllowedCIDRs = append([]string(nil), DefaultSSHAllowedCIDRs...)
 	}
-	if out.TunnelPort == 0 {
+	if unset("tunnelPort", out.TunnelPort == 0) {
 		out.TunnelPort = DefaultTunnelPort
 	}
-	if out.TunnelMTU == 0 {
+	if unset("tunnelMtu", out.TunnelMTU == 0) {
 		out.TunnelMTU = DefaultTunnelMTU
 	}
+	if unset("tunnelMode", out.TunnelMode == "") {
+		out.TunnelMode = DefaultTunnelMode
+	}
 	for i := range out.Sites {
-		if out.Sites[i].InstanceType == "" {
+		if unset(fmt.Sprintf("sites[%d].instanceType", i), out.Sites[i].InstanceType == "") {
 			out.Sites[i].InstanceType = out.InstanceType
 		}
 	}
 	if len(c.Links) == 0 {
 		out.Links = meshLinks(out.Sites)
+		if len(out.Links) > 0 {
+			out.derived["links"] = "mesh"
+		}
 	} else {
 		out.Links = make([]Link, len(c.Links))
 		for i, l := range c.Links {
@@ -150,26 +184,49 @@ func Normalize(c Config) Config {
 		}
 	}
 	// Links without a port take the next ports from TunnelPort that no
-	// other link uses.
-	used := map[int]bool{}
-	for _, l := range out.Links {
-		used[l.Port] = true
+	// other link uses; links without addresses the next /30 of the default
+	// network, from their own index on, that no other link uses.
+	usedPorts := map[int]bool{}
+	usedAddrs := map[string]bool{}
+	for k, l := range out.Links {
+		if !unset(fmt.Sprintf("links[%d].port", k), l.Port == 0) {
+			usedPorts[l.Port] = true
+		}
+		for _, a := range l.TunnelAddresses {
+			usedAddrs[a] = true
+		}
 	}
 	next := out.TunnelPort
+	block := 0
 	for k := range out.Links {
 		l := &out.Links[k]
-		if l.Name == "" && len(l.Sites) == 2 {
+		if unset(fmt.Sprintf("links[%d].name", k), l.Name == "") && len(l.Sites) == 2 {
 			l.Name = l.Sites[0] + "-" + l.Sites[1]
+			out.derived[fmt.Sprintf("links[%d].name", k)] = "sites"
 		}
-		if l.Port == 0 {
-			for used[next] {
+		if unset(fmt.Sprintf("links[%d].port", k), l.Port == 0) {
+			for usedPorts[next] {
 				next++
 			}
 			l.Port = next
-			used[next] = true
+			usedPorts[next] = true
+			out.derived[fmt.Sprintf("links[%d].port", k)] = "tunnelPort"
 		}
-		if len(l.TunnelAddresses) == 0 {
-			l.TunnelAddresses = defaultTunnelAddresses(k)
+		if unset(fmt.Sprintf("links[%d].tunnelAddresses", k), len(l.TunnelAddresses) == 0) {
+			block = max(block, k)
+			for ; block < MaxDefaultTunnels; block++ {
+				if a := defaultTunnelAddresses(block); !usedAddrs[a[0]] && !usedAddrs[a[1]] {
+					break
+				}
+			}
+			if block >= MaxDefaultTunnels {
+				out.derived[fmt.Sprintf("links[%d].tunnelAddresses", k)] = "exhausted"
+				continue
+			}
+			l.TunnelAddresses = defaultTunnelAddresses(block)
+			usedAddrs[l.TunnelAddresses[0]], usedAddrs[l.TunnelAddresses[1]] = true, true
+			out.derived[fmt.Sprintf("links[%d].tunnelAddresses", k)] = "default"
+			block++
 		}
 	}
 	return out
@@ -186,31 +243,13 @@ func meshLinks(sites []Site) []Link {
 	return links
 }
 
-func defaultTunnelAddresses(k int) []string {
+// defaultTunnelAddresses returns the two host addresses of /30 number n of
+// the default tunnel network, numbered so that n < 256 gives 10.254.n.1/.2.
+func defaultTunnelAddresses(n int) []string {
 	base := netip.MustParsePrefix(DefaultTunnelNetwork).Addr().As4()
+	third, fourth := n%256, 4*(n/256)
 	return []string{
-		fmt.Sprintf("%d.%d.%d.1", base[0], base[1], k%256),
-		fmt.Sprintf("%d.%d.%d.2", base[0], base[1], k%256),
-	}
-}
-
-// Endpoint is one end of a link, as seen from that end.
-type Endpoint struct {
-	Link          Link
-	Local, Remote Site
-	// LocalTunnelIP and RemoteTunnelIP are the point-to-point addresses.
-	LocalTunnelIP, RemoteTunnelIP string
-	// KeyDirection is 0 for the first site of the link and 1 for the second.
-	KeyDirection int
-}
-
-// Endpoints returns the two ends of link l in c, in the link's site order.
-// It assumes c has been validated.
-func (c Config) Endpoints(l Link) [2]Endpoint {
-	a, _ := c.SiteByName(l.Sites[0])
-	b, _ := c.SiteByName(l.Sites[1])
-	return [2]Endpoint{
-		{Link: l, Local: a, Remote: b, LocalTunnelIP: l.TunnelAddresses[0], RemoteTunnelIP: l.TunnelAddresses[1], KeyDirection: 0},
-		{Link: l, Local: b, Remote: a, LocalTunnelIP: l.TunnelAddresses[1], RemoteTunnelIP: l.TunnelAddresses[0], KeyDirection: 1},
+		fmt.Sprintf("%d.%d.%d.%d", base[0], base[1], third, fourth+1),
+		fmt.Sprintf("%d.%d.%d.%d", base[0], base[1], third, fourth+2),
 	}
 }

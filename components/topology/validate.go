@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -28,14 +29,25 @@ const (
 type FieldError struct {
 	// Key is the full configuration key, e.g. vpclink:sites[0].vpcCidr.
 	Key string
-	// Value is the offending value as the user wrote it ("" when the value is
-	// a secret and must not be repeated).
+	// Value is the offending value as the user wrote it ("" or "[secret]"
+	// when the value is a secret and must not be repeated).
 	Value string
+	// Literal says Value is JSON as written (a number, boolean, list or
+	// object), shown without quotes; otherwise Value is a string, quoted.
+	Literal bool
+	// Unset says the key is not set at all (Value is empty).
+	Unset bool
 	// Problem says what is wrong with it.
 	Problem string
 }
 
 func (e *FieldError) Error() string {
+	switch {
+	case e.Unset:
+		return fmt.Sprintf("config %s (not set): %s", e.Key, e.Problem)
+	case e.Literal:
+		return fmt.Sprintf("config %s = %s: %s", e.Key, e.Value, e.Problem)
+	}
 	return fmt.Sprintf("config %s = %q: %s", e.Key, e.Value, e.Problem)
 }
 
@@ -55,6 +67,20 @@ func key(path string, args ...any) string {
 
 func (v *validator) add(k, value, format string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Key: k, Value: value, Problem: fmt.Sprintf(format, args...)})
+}
+
+// addLiteral reports a value written as JSON (a number or a list).
+func (v *validator) addLiteral(k, value, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{Key: k, Value: value, Literal: true, Problem: fmt.Sprintf(format, args...)})
+}
+
+// jsonList renders a list of strings as written in JSON.
+func jsonList(list []string) string {
+	b, _ := json.Marshal(list)
+	if list == nil {
+		return "[]"
+	}
+	return string(b)
 }
 
 // prefix parses a canonical IPv4 network, reporting under k.
@@ -119,7 +145,7 @@ type parsedSite struct {
 
 func (v *validator) config(c Config) {
 	if len(c.Sites) < 2 {
-		v.add(key("sites"), fmt.Sprintf("%d site(s)", len(c.Sites)), "at least two sites are needed for a tunnel")
+		v.addLiteral(key("sites"), sitesCount(len(c.Sites)), "at least two sites are needed for a tunnel")
 	}
 	if !instanceTypePattern.MatchString(c.InstanceType) {
 		v.add(key("instanceType"), c.InstanceType, "is not an EC2 instance type such as t3.micro")
@@ -128,7 +154,7 @@ func (v *validator) config(c Config) {
 		v.add(key("sshUser"), c.SSHUser, "is not a valid login user name")
 	}
 	if len(c.SSHAllowedCIDRs) == 0 {
-		v.add(key("sshAllowedCidrs"), "[]", "needs at least one network: `pulumi up` itself configures the instances over SSH")
+		v.addLiteral(key("sshAllowedCidrs"), "[]", "needs at least one network: `pulumi up` itself configures the instances over SSH")
 	}
 	for i, s := range c.SSHAllowedCIDRs {
 		v.prefix(key("sshAllowedCidrs[%d]", i), s)
@@ -147,10 +173,18 @@ func (v *validator) config(c Config) {
 		v.add(key("sshPrivateKey"), "[secret]", "is not a PEM or OpenSSH private key")
 	}
 	if c.TunnelPort < 1 || c.TunnelPort > 65535 {
-		v.add(key("tunnelPort"), fmt.Sprint(c.TunnelPort), "is not a port (1-65535)")
+		v.addLiteral(key("tunnelPort"), fmt.Sprint(c.TunnelPort), "is not a port (1-65535)")
 	}
 	if c.TunnelMTU < MinTunnelMTU || c.TunnelMTU > MaxTunnelMTU {
-		v.add(key("tunnelMtu"), fmt.Sprint(c.TunnelMTU), "must be between %d and %d", MinTunnelMTU, MaxTunnelMTU)
+		v.addLiteral(key("tunnelMtu"), fmt.Sprint(c.TunnelMTU), "must be between %d and %d", MinTunnelMTU, MaxTunnelMTU)
+	}
+	if !validMode(c.TunnelMode) {
+		v.add(key("tunnelMode"), c.TunnelMode, "must be tls (TLS 1.3 with pinned certificates) or static (the pre-shared static key)")
+	}
+	for i, l := range c.Links {
+		if l.Mode != "" && !validMode(l.Mode) || l.Mode == "" && c.given[fmt.Sprintf("links[%d].mode", i)] {
+			v.add(key("links[%d].mode", i), l.Mode, "must be tls or static (or left out for vpclink:tunnelMode)")
+		}
 	}
 
 	parsed := make([]parsedSite, len(c.Sites))
@@ -235,40 +269,103 @@ func (v *validator) site(i int, s Site) parsedSite {
 
 func (v *validator) links(c Config, parsed []parsedSite) {
 	if len(c.Links) == 0 && len(c.Sites) >= 2 {
-		v.add(key("links"), "[]", "no links: nothing would join the sites")
+		v.addLiteral(key("links"), "[]", "no links: nothing would join the sites")
 	}
 	index := map[string]int{}
 	for i, s := range c.Sites {
-		index[s.Name] = i
+		if _, dup := index[s.Name]; !dup {
+			index[s.Name] = i
+		}
+	}
+	sitesOK := true
+	for i, s := range c.Sites {
+		sitesOK = sitesOK && siteNamePattern.MatchString(s.Name) && index[s.Name] == i
+	}
+	mesh := c.derived["links"] == "mesh"
+	// where names the link in messages about values derived for it.
+	where := func(k int) string {
+		return fmt.Sprintf("links[%d] %q", k, strings.Join(c.Links[k].Sites, "-"))
 	}
 	names := map[string]int{}
+	prefixes := map[string]string{} // resource name prefix -> link end
 	pairs := map[[2]string]int{}
 	ports := map[string]map[int]int{} // site -> port -> link
 	tunnel := map[netip.Addr]string{}
+	var portsPastEnd []string
+	inVPC := map[int][]string{} // site -> default addresses inside its VPC
+	exhausted := 0
 	for k, l := range c.Links {
-		if !linkNamePattern.MatchString(l.Name) {
-			v.add(key("links[%d].name", k), l.Name, "must be 1-41 lowercase letters, digits or '-'")
-		} else if j, dup := names[l.Name]; dup {
-			v.add(key("links[%d].name", k), l.Name, "duplicates links[%d].name", j)
-		}
-		names[l.Name] = k
-		if l.Port < 1 || l.Port > 65535 {
-			v.add(key("links[%d].port", k), fmt.Sprint(l.Port), "is not a port (1-65535)")
-		}
+		lk := func(field string, args ...any) string { return key("links[%d]"+field, append([]any{k}, args...)...) }
+		derived := func(field string) bool { return c.derived[fmt.Sprintf("links[%d].%s", k, field)] != "" }
+
+		// The sites come first: the name, port and addresses of a link
+		// without valid sites are consequences.
 		if len(l.Sites) != 2 {
-			v.add(key("links[%d].sites", k), strings.Join(l.Sites, ","), "must name exactly two sites")
+			v.addLiteral(lk(".sites"), jsonList(l.Sites), "must name exactly two sites")
 			continue
 		}
 		known := true
 		for n, name := range l.Sites {
 			if _, ok := index[name]; !ok {
-				v.add(key("links[%d].sites[%d]", k, n), name, "is not the name of a configured site")
+				v.add(lk(".sites[%d]", n), name, "is not the name of a configured site%s", suggest(name, siteNames(c), ""))
 				known = false
 			}
 		}
 		if l.Sites[0] == l.Sites[1] {
-			v.add(key("links[%d].sites", k), strings.Join(l.Sites, ","), "a link needs two different sites")
+			v.addLiteral(lk(".sites"), jsonList(l.Sites), "a link needs two different sites")
 			known = false
+		}
+
+		switch {
+		case derived("name"):
+			// Made of two valid site names it is a valid link name; it can
+			// still equal another link's name.
+			if j, dup := names[l.Name]; dup && known && sitesOK {
+				if mesh {
+					v.add(key("sites[%d].name", index[l.Sites[1]]), l.Sites[1], "the mesh link between %q and %q gets the default name %q, as does links[%d]; choose site names that do not run together, or give vpclink:links with names", l.Sites[0], l.Sites[1], l.Name, j)
+				} else {
+					v.addLiteral(lk(".sites"), jsonList(l.Sites), "the link's default name %q is already the name of links[%d]: give links[%d].name", l.Name, j, k)
+				}
+			}
+		case !linkNamePattern.MatchString(l.Name):
+			v.add(lk(".name"), l.Name, "must be 1-41 lowercase letters, digits or '-', not starting or ending with '-'")
+		default:
+			if j, dup := names[l.Name]; dup {
+				v.add(lk(".name"), l.Name, "duplicates links[%d].name", j)
+			}
+		}
+		if _, dup := names[l.Name]; !dup && l.Name != "" {
+			names[l.Name] = k
+		}
+		// Each end's resources are named "<link>-<site>-...": two ends
+		// must not share that prefix (link "x-a" at site "b", link "x" at "a-b").
+		if known && linkNamePattern.MatchString(l.Name) {
+			for _, site := range l.Sites {
+				p := l.Name + "-" + site
+				if other, dup := prefixes[p]; dup {
+					v.add(lk(".name"), l.Name, "its end at site %q and %s both name their resources %q: rename the link", site, other, p+"-...")
+				}
+				prefixes[p] = fmt.Sprintf("links[%d]'s end at %q", k, site)
+			}
+		}
+
+		switch {
+		case derived("port") && (c.TunnelPort < 1 || c.TunnelPort > 65535):
+			// Reported once, under tunnelPort.
+		case derived("port") && l.Port > 65535:
+			portsPastEnd = append(portsPastEnd, where(k))
+		case l.Port < 1 || l.Port > 65535:
+			v.addLiteral(lk(".port"), fmt.Sprint(l.Port), "is not a port (1-65535)")
+		case known:
+			for _, name := range l.Sites {
+				if ports[name] == nil {
+					ports[name] = map[int]int{}
+				}
+				if j, dup := ports[name][l.Port]; dup {
+					v.addLiteral(lk(".port"), fmt.Sprint(l.Port), "site %q already uses this port for links[%d]", name, j)
+				}
+				ports[name][l.Port] = k
+			}
 		}
 		if known {
 			pair := [2]string{l.Sites[0], l.Sites[1]}
@@ -276,34 +373,39 @@ func (v *validator) links(c Config, parsed []parsedSite) {
 				pair[0], pair[1] = pair[1], pair[0]
 			}
 			if j, dup := pairs[pair]; dup {
-				v.add(key("links[%d].sites", k), strings.Join(l.Sites, ","), "duplicates links[%d]: two tunnels between the same sites would fight over the routes", j)
+				v.addLiteral(lk(".sites"), jsonList(l.Sites), "duplicates links[%d]: two tunnels between the same sites would fight over the routes", j)
 			}
 			pairs[pair] = k
-			for _, name := range l.Sites {
-				if ports[name] == nil {
-					ports[name] = map[int]int{}
-				}
-				if j, dup := ports[name][l.Port]; dup {
-					v.add(key("links[%d].port", k), fmt.Sprint(l.Port), "site %q already uses this port for links[%d]", name, j)
-				}
-				ports[name][l.Port] = k
-			}
+		}
+
+		if c.derived[fmt.Sprintf("links[%d].tunnelAddresses", k)] == "exhausted" {
+			exhausted++
+			continue
 		}
 		if len(l.TunnelAddresses) != 2 {
-			v.add(key("links[%d].tunnelAddresses", k), strings.Join(l.TunnelAddresses, ","), "must hold exactly two addresses")
+			v.addLiteral(lk(".tunnelAddresses"), jsonList(l.TunnelAddresses), "must hold exactly two addresses")
 			continue
 		}
 		var addrs [2]netip.Addr
 		var ok [2]bool
 		for n, s := range l.TunnelAddresses {
-			ak := key("links[%d].tunnelAddresses[%d]", k, n)
+			ak := lk(".tunnelAddresses[%d]", n)
 			addrs[n], ok[n] = v.addr(ak, s)
 			if !ok[n] {
 				continue
 			}
+			if !addrs[n].IsGlobalUnicast() || addrs[n] == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+				v.add(ak, s, "is not a unicast address (loopback, link-local, multicast and broadcast addresses cannot be tunnel ends)")
+				ok[n] = false
+				continue
+			}
 			for i, ps := range parsed {
 				if ps.vpcOK && ps.vpc.Contains(addrs[n]) {
-					v.add(ak, s, "lies inside sites[%d].vpcCidr %s; tunnel addresses must be outside every VPC", i, c.Sites[i].VpcCidr)
+					if derived("tunnelAddresses") {
+						inVPC[i] = append(inVPC[i], fmt.Sprintf("%s of %s", s, where(k)))
+					} else {
+						v.add(ak, s, "lies inside sites[%d].vpcCidr %s; tunnel addresses must be outside every VPC", i, c.Sites[i].VpcCidr)
+					}
 				}
 			}
 			if owner, dup := tunnel[addrs[n]]; dup {
@@ -312,7 +414,52 @@ func (v *validator) links(c Config, parsed []parsedSite) {
 			tunnel[addrs[n]] = fmt.Sprintf("links[%d].tunnelAddresses[%d]", k, n)
 		}
 		if ok[0] && ok[1] && addrs[0] == addrs[1] {
-			v.add(key("links[%d].tunnelAddresses[1]", k), l.TunnelAddresses[1], "equals tunnelAddresses[0]; the two ends need different addresses")
+			v.add(lk(".tunnelAddresses[1]"), l.TunnelAddresses[1], "equals tunnelAddresses[0]; the two ends need different addresses")
 		}
 	}
+	if len(portsPastEnd) > 0 {
+		v.addLiteral(key("tunnelPort"), fmt.Sprint(c.TunnelPort), "the default ports (tunnelPort and up) of %d link(s) run past 65535, first %s: lower tunnelPort or give those links a port", len(portsPastEnd), portsPastEnd[0])
+	}
+	for i := range c.Sites {
+		if list := inVPC[i]; len(list) > 0 {
+			v.add(key("sites[%d].vpcCidr", i), c.Sites[i].VpcCidr, "contains %d default tunnel address(es) (from %s), first %s: tunnel addresses must be outside every VPC; give the links tunnelAddresses or move this VPC", len(list), DefaultTunnelNetwork, list[0])
+		}
+	}
+	if exhausted > 0 {
+		if mesh {
+			v.addLiteral(key("sites"), sitesCount(len(c.Sites)), "a full mesh of %d sites has %d links, but the default tunnel network %s holds %d (a mesh of 181 sites): give vpclink:links with tunnelAddresses", len(c.Sites), len(c.Links), DefaultTunnelNetwork, MaxDefaultTunnels)
+		} else {
+			v.addLiteral(key("links"), fmt.Sprintf("[%d links]", len(c.Links)), "%d link(s) without tunnelAddresses find none left in the default tunnel network %s (%d links): give them tunnelAddresses", exhausted, DefaultTunnelNetwork, MaxDefaultTunnels)
+		}
+	}
+}
+
+// siteNames returns the valid site names, for suggestions.
+func siteNames(c Config) []string {
+	var out []string
+	for _, s := range c.Sites {
+		if siteNamePattern.MatchString(s.Name) {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// sitesCount stands for the list of sites in messages.
+func sitesCount(n int) string {
+	if n == 1 {
+		return "[1 site]"
+	}
+	return fmt.Sprintf("[%d sites]", n)
+}
+
+// validMode reports whether m names a tunnel mode.
+func validMode(m string) bool { return m == "tls" || m == "static" }
+
+// LinkMode is the tunnel mode of link i: its own, else the stack's.
+func (c Config) LinkMode(i int) string {
+	if i < len(c.Links) && c.Links[i].Mode != "" {
+		return c.Links[i].Mode
+	}
+	return c.TunnelMode
 }

@@ -101,14 +101,6 @@ func TestNormalizeTwoSitesDefaults(t *testing.T) {
 	if in.Links != nil || in.InstanceType != "" || in.Sites[0].InstanceType != "" || in.SSHAllowedCIDRs != nil {
 		t.Errorf("Normalize modified its input: %+v", in)
 	}
-	// Endpoints mirror each other.
-	ends := c.Endpoints(c.Links[0])
-	if ends[0].Local.Name != "a" || ends[0].Remote.Name != "b" || ends[0].LocalTunnelIP != "10.254.0.1" || ends[0].RemoteTunnelIP != "10.254.0.2" || ends[0].KeyDirection != 0 {
-		t.Errorf("endpoint 0 = %+v", ends[0])
-	}
-	if ends[1].Local.Name != "b" || ends[1].Remote.Name != "a" || ends[1].LocalTunnelIP != "10.254.0.2" || ends[1].RemoteTunnelIP != "10.254.0.1" || ends[1].KeyDirection != 1 {
-		t.Errorf("endpoint 1 = %+v", ends[1])
-	}
 }
 
 func TestNormalizeThreeSitesFullMesh(t *testing.T) {
@@ -375,7 +367,7 @@ func TestValidateRejects(t *testing.T) {
 			c.Sites[1].VpnPrivateIP = "10.254.100.10"
 			c.Sites[1].TerminalSubnetCidr = "10.254.101.0/24"
 			c.Sites[1].TerminalPrivateIP = "10.254.101.10"
-		}, key: "vpclink:links[0].tunnelAddresses[0]", value: "10.254.0.1", also: "outside every VPC"},
+		}, key: "vpclink:sites[1].vpcCidr", value: "10.254.0.0/16", also: `10.254.0.1 of links[0] "a-b"`},
 		{name: "tunnel addresses equal", mutate: func(c *Config) {
 			c.Links = []Link{{Sites: []string{"a", "b"}, TunnelAddresses: []string{"192.168.9.1", "192.168.9.1"}}}
 		}, key: "vpclink:links[0].tunnelAddresses[1]", value: "192.168.9.1", also: "equals tunnelAddresses[0]"},
@@ -390,7 +382,7 @@ func TestValidateRejects(t *testing.T) {
 		}, key: "vpclink:links[0].tunnelAddresses[0]", value: "fe80::1", also: "not an IPv4 address"},
 		{name: "three tunnel addresses", mutate: func(c *Config) {
 			c.Links = []Link{{Sites: []string{"a", "b"}, TunnelAddresses: []string{"10.254.0.1", "10.254.0.2", "10.254.0.3"}}}
-		}, key: "vpclink:links[0].tunnelAddresses", value: "10.254.0.1,10.254.0.2,10.254.0.3", also: "exactly two"},
+		}, key: "vpclink:links[0].tunnelAddresses", value: `["10.254.0.1","10.254.0.2","10.254.0.3"]`, also: "exactly two"},
 
 		// Ports.
 		{name: "link port too high", mutate: func(c *Config) { c.Links = []Link{{Sites: []string{"a", "b"}, Port: 65536}} },
@@ -400,7 +392,7 @@ func TestValidateRejects(t *testing.T) {
 		{name: "tunnel port too high", mutate: func(c *Config) { c.TunnelPort = 70000 },
 			key: "vpclink:tunnelPort", value: "70000", also: "1-65535"},
 		{name: "default ports run past 65535", base: threeSites, mutate: func(c *Config) { c.TunnelPort = 65535 },
-			key: "vpclink:links[1].port", value: "65536"},
+			key: "vpclink:tunnelPort", value: "65535", also: `links[1] "a-c"`},
 		{name: "duplicate port on one site", base: threeSites, mutate: func(c *Config) {
 			c.Links = []Link{
 				{Sites: []string{"a", "b"}, Port: 1194},
@@ -414,14 +406,14 @@ func TestValidateRejects(t *testing.T) {
 				{Name: "one", Sites: []string{"a", "b"}},
 				{Name: "two", Sites: []string{"a", "b"}},
 			}
-		}, key: "vpclink:links[1].sites", value: "a,b", also: "duplicates links[0]"},
+		}, key: "vpclink:links[1].sites", value: `["a","b"]`, also: "duplicates links[0]"},
 		{name: "duplicate link pair reversed", base: threeSites, mutate: func(c *Config) {
 			c.Links = []Link{
 				{Sites: []string{"a", "b"}},
 				{Sites: []string{"a", "c"}},
 				{Sites: []string{"b", "a"}},
 			}
-		}, key: "vpclink:links[2].sites", value: "b,a", also: "duplicates links[0]"},
+		}, key: "vpclink:links[2].sites", value: `["b","a"]`, also: "duplicates links[0]"},
 		{name: "duplicate link name", base: threeSites, mutate: func(c *Config) {
 			c.Links = []Link{
 				{Name: "tun", Sites: []string{"a", "b"}},
@@ -433,9 +425,9 @@ func TestValidateRejects(t *testing.T) {
 		{name: "unknown site in link", mutate: func(c *Config) { c.Links = []Link{{Sites: []string{"a", "zz"}}} },
 			key: "vpclink:links[0].sites[1]", value: "zz", also: "not the name of a configured site"},
 		{name: "link to itself", mutate: func(c *Config) { c.Links = []Link{{Sites: []string{"a", "a"}}} },
-			key: "vpclink:links[0].sites", value: "a,a", also: "two different sites"},
+			key: "vpclink:links[0].sites", value: `["a","a"]`, also: "two different sites"},
 		{name: "link with one site", mutate: func(c *Config) { c.Links = []Link{{Name: "solo", Sites: []string{"a"}}} },
-			key: "vpclink:links[0].sites", value: "a", also: "exactly two sites"},
+			key: "vpclink:links[0].sites", value: `["a"]`, also: "exactly two sites"},
 		{name: "no links", mutate: func(*Config) {}, after: func(c *Config) { c.Links = nil },
 			key: "vpclink:links", value: "[]"},
 
@@ -477,9 +469,9 @@ func TestValidateRejects(t *testing.T) {
 		{name: "ami wrong prefix", mutate: func(c *Config) { c.Sites[1].Ami = "img-0123456789abcdef0" },
 			key: "vpclink:sites[1].ami", value: "img-0123456789abcdef0"},
 		{name: "one site", mutate: func(c *Config) { c.Sites = c.Sites[:1] },
-			key: "vpclink:sites", value: "1 site(s)", also: "at least two"},
+			key: "vpclink:sites", value: "[1 site]", also: "at least two"},
 		{name: "no sites", mutate: func(c *Config) { c.Sites = nil },
-			key: "vpclink:sites", value: "0 site(s)"},
+			key: "vpclink:sites", value: "[0 sites]"},
 
 		// Stack-wide settings.
 		{name: "ssh user", mutate: func(c *Config) { c.SSHUser = "Ubuntu Admin" },
@@ -547,8 +539,8 @@ func TestValidateRejects(t *testing.T) {
 			if !strings.Contains(msg, tc.key) {
 				t.Errorf("message lacks key %s: %v", tc.key, err)
 			}
-			if !strings.Contains(msg, tc.key+" = \""+tc.value+"\"") {
-				t.Errorf("message lacks %s = %q: %v", tc.key, tc.value, err)
+			if !strings.Contains(msg, match.Error()) || !strings.HasPrefix(match.Error(), "config "+tc.key+" = ") {
+				t.Errorf("message lacks %s = %s: %v", tc.key, tc.value, err)
 			}
 			if tc.value != "" && !strings.Contains(match.Error(), tc.value) {
 				t.Errorf("message lacks value %q: %v", tc.value, match)
