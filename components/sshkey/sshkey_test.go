@@ -3,6 +3,9 @@ package sshkey
 import (
 	"crypto/ed25519"
 	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -144,5 +147,48 @@ func TestFromSeedRejects(t *testing.T) {
 				t.Errorf("error %q does not say what failed", msg)
 			}
 		})
+	}
+}
+
+// The host key is what OpenSSH reads: ssh-keygen -y recovers the public
+// key from the private file, and the same seed gives the same bytes.
+func TestHostKeyFromSeed(t *testing.T) {
+	seed := strings.Repeat("5a", SeedBytes)
+	k, err := HostKeyFromSeed(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := HostKeyFromSeed(seed)
+	if again != k {
+		t.Error("the same seed gave another host key")
+	}
+	other, _ := HostKeyFromSeed(strings.Repeat("a5", SeedBytes))
+	if other.PublicKey == k.PublicKey {
+		t.Error("another seed gave the same host key")
+	}
+	signer, err := ssh.ParsePrivateKey([]byte(k.PrivateKeyOpenSSH))
+	if err != nil {
+		t.Fatalf("Go's ssh package cannot read the host key: %v", err)
+	}
+	if got := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))); got != k.PublicKey {
+		t.Errorf("private key's public half %q, want %q", got, k.PublicKey)
+	}
+	keygen, err := exec.LookPath("ssh-keygen")
+	if err != nil {
+		t.Skip("ssh-keygen not installed (openssh-client); the Go parser check above ran")
+	}
+	f := filepath.Join(t.TempDir(), "host")
+	if err := os.WriteFile(f, []byte(k.PrivateKeyOpenSSH), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(keygen, "-y", "-f", f).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ssh-keygen cannot read the host key: %v %s", err, out)
+	}
+	if strings.TrimSpace(string(out)) != k.PublicKey {
+		t.Errorf("ssh-keygen -y: %q, want %q", out, k.PublicKey)
+	}
+	if _, err := HostKeyFromSeed("zz"); err == nil || strings.Contains(err.Error(), "zz") {
+		t.Errorf("bad seed: %v", err)
 	}
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/internal/awsmodel"
 )
 
 // Registration is one resource registration as the engine received it.
@@ -134,24 +136,6 @@ func (m *Monitor) ProviderOf(r *Registration) *Registration {
 	return nil
 }
 
-func fakeID(token, name string) string {
-	sum := sha256.Sum256([]byte(token + "/" + name))
-	prefix := map[string]string{
-		"aws:ec2/vpc:Vpc": "vpc", "aws:ec2/internetGateway:InternetGateway": "igw",
-		"aws:ec2/routeTable:RouteTable": "rtb", "aws:ec2/subnet:Subnet": "subnet",
-		"aws:ec2/securityGroup:SecurityGroup": "sg", "aws:ec2/instance:Instance": "i",
-		"aws:ec2/eip:Eip": "eipalloc", "aws:ec2/keyPair:KeyPair": "key",
-		"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr",
-		"aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule":   "sgr",
-		"aws:ec2/routeTableAssociation:RouteTableAssociation":       "rtbassoc",
-		"aws:ec2/route:Route": "r",
-	}[token]
-	if prefix == "" {
-		prefix = "id"
-	}
-	return prefix + "-" + hex.EncodeToString(sum[:])[:17]
-}
-
 // NewResource implements pulumi.MockResourceMonitor.
 func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	r := &Registration{
@@ -164,7 +148,7 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
 	}
-	r.ID = fakeID(args.TypeToken, args.Name)
+	r.ID = awsmodel.StableID(args.TypeToken, args.Name)
 	out, err := m.outputs(r)
 	if err != nil {
 		return "", nil, err
@@ -187,32 +171,20 @@ func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.calls = append(m.calls, Call{Token: args.Token, Args: args.Args, Provider: args.Provider})
 	m.mu.Unlock()
 	switch args.Token {
-	case "aws:ec2/getInstanceType:getInstanceType":
+	case awsmodel.GetInstanceType:
 		t := args.Args["instanceType"].StringValue()
-		arch := m.Architectures
-		if arch == nil {
-			arch = defaultArchitectures
+		if m.Architectures == nil {
+			return awsmodel.InstanceTypeResult(t), nil
 		}
 		var vals []resource.PropertyValue
-		for _, a := range arch(t) {
+		for _, a := range m.Architectures(t) {
 			vals = append(vals, resource.NewProperty(a))
 		}
 		return resource.PropertyMap{"instanceType": resource.NewProperty(t), "supportedArchitectures": resource.NewProperty(vals)}, nil
-	case "aws:ec2/getAmi:getAmi":
-		sum := sha256.Sum256([]byte(fmt.Sprint(args.Args)))
-		return resource.PropertyMap{"id": resource.NewProperty("ami-" + hex.EncodeToString(sum[:])[:17])}, nil
+	case awsmodel.GetAmi:
+		return awsmodel.AmiResult("", args.Args), nil
 	}
 	return resource.PropertyMap{}, nil
-}
-
-func defaultArchitectures(t string) []string {
-	family := strings.SplitN(t, ".", 2)[0]
-	for i := 1; i < len(family); i++ {
-		if family[i-1] >= '0' && family[i-1] <= '9' && family[i] == 'g' {
-			return []string{"arm64"}
-		}
-	}
-	return []string{"i386", "x86_64"}
 }
 
 func (m *Monitor) publicIP(name string) string {
@@ -265,19 +237,12 @@ func (m *Monitor) randomBytes(name string, n int) ([]byte, error) {
 
 // outputs returns inputs plus what the provider would compute.
 func (m *Monitor) outputs(r *Registration) (resource.PropertyMap, error) {
-	out := r.Inputs.Copy()
+	var ip string
+	if r.Type == awsmodel.EIP {
+		ip = m.publicIP(r.Name)
+	}
+	out := awsmodel.Outputs(r.Type, r.ID, r.Name, r.Inputs, "", ip)
 	switch r.Type {
-	case "aws:ec2/instance:Instance":
-		out["primaryNetworkInterfaceId"] = resource.NewProperty("eni-" + r.ID[2:])
-		out["privateIp"] = resource.NewProperty(r.Input("privateIp"))
-		out["arn"] = resource.NewProperty("arn:aws:ec2:::instance/" + r.ID)
-	case "aws:ec2/eip:Eip":
-		out["publicIp"] = resource.NewProperty(m.publicIP(r.Name))
-		out["allocationId"] = resource.NewProperty(r.ID)
-	case "aws:ec2/keyPair:KeyPair":
-		out["keyName"] = resource.NewProperty(r.Name + "-" + r.ID[4:12])
-	case "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/vpc:Vpc":
-		out["arn"] = resource.NewProperty("arn:aws:ec2:::" + r.ID)
 	case "random:index/randomBytes:RandomBytes":
 		n := int(r.Inputs["length"].NumberValue())
 		b, err := m.randomBytes(r.Name, n)
@@ -286,8 +251,25 @@ func (m *Monitor) outputs(r *Registration) (resource.PropertyMap, error) {
 		}
 		out["hex"] = resource.MakeSecret(resource.NewProperty(hex.EncodeToString(b)))
 		out["base64"] = resource.MakeSecret(resource.NewProperty(base64.StdEncoding.EncodeToString(b)))
+	case "random:index/randomPassword:RandomPassword":
+		// Only the alphabet the program uses for key material: hex digits.
+		n := int(r.Inputs["length"].NumberValue())
+		b, err := m.randomBytes(r.Name, (n+1)/2)
+		if err != nil {
+			return nil, err
+		}
+		out["result"] = resource.MakeSecret(resource.NewProperty(hex.EncodeToString(b)[:n]))
 	case "command:remote:Command":
 		out["stdout"] = resource.NewProperty("")
+		if strings.HasSuffix(r.Name, "-identity") {
+			// A TLS identity step prints its certificate's fingerprint.
+			sum := sha256.Sum256([]byte(r.Name))
+			fp := make([]string, len(sum))
+			for i, b := range sum {
+				fp[i] = fmt.Sprintf("%02X", b)
+			}
+			out["stdout"] = resource.NewProperty(strings.Join(fp, ":"))
+		}
 		out["stderr"] = resource.NewProperty("")
 	}
 	return out, nil

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/internal/awsmodel"
 )
 
 func TestText(t *testing.T) {
@@ -45,7 +47,7 @@ func TestPublicIPsStableAndDistinct(t *testing.T) {
 
 func TestArchitectures(t *testing.T) {
 	for typ, want := range map[string]string{"t3.micro": "x86_64", "t4g.small": "arm64", "c7g.large": "arm64", "m5.large": "x86_64"} {
-		archs := defaultArchitectures(typ)
+		archs := awsmodel.Architectures(typ)
 		if archs[len(archs)-1] != want {
 			t.Errorf("%s: %v", typ, archs)
 		}
