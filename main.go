@@ -9,15 +9,18 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
+	"os"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
+	"github.com/vpclink/pulumi-vpc-openvpn/components/hexsecret"
+	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 	"github.com/vpclink/pulumi-vpc-openvpn/components/sshkey"
 	"github.com/vpclink/pulumi-vpc-openvpn/components/topology"
 	"github.com/vpclink/pulumi-vpc-openvpn/components/vpclink"
@@ -48,55 +51,18 @@ func program(ctx *pulumi.Context) error {
 // Nothing else reads configuration, and nothing is registered before it
 // returns without error.
 func configure(ctx *pulumi.Context) (topology.Config, error) {
-	conf := config.New(ctx, topology.ConfigNamespace)
-	var c topology.Config
-	var errs []error
-	decode := func(k string, dst any) {
-		raw := conf.Get(k)
-		if raw == "" {
-			return
-		}
-		dec := json.NewDecoder(strings.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(dst); err != nil {
-			errs = append(errs, fmt.Errorf("config %s:%s = %s: %v", topology.ConfigNamespace, k, abbreviate(raw), err))
+	values := map[string]string{}
+	secret := map[string]bool{}
+	for _, k := range configKeys(ctx) {
+		if v, ok := ctx.GetConfig(k); ok {
+			values[k] = v
+			secret[k] = ctx.IsConfigSecret(k)
 		}
 	}
-	integer := func(k string, dst *int) {
-		v, err := conf.TryInt(k)
-		switch {
-		case errors.Is(err, config.ErrMissingVar):
-		case err != nil:
-			errs = append(errs, fmt.Errorf("config %s:%s = %q: not an integer", topology.ConfigNamespace, k, conf.Get(k)))
-		default:
-			*dst = v
-		}
+	c, err := topology.Decode(values, secret)
+	if err != nil {
+		return c, fmt.Errorf("invalid configuration, nothing was created:\n%w", err)
 	}
-
-	if conf.Get("sites") == "" {
-		errs = append(errs, fmt.Errorf("config %s:sites is required: a list of sites (see Pulumi.dev.yaml)", topology.ConfigNamespace))
-	}
-	decode("sites", &c.Sites)
-	decode("links", &c.Links)
-	decode("sshAllowedCidrs", &c.SSHAllowedCIDRs)
-	c.InstanceType = conf.Get("instanceType")
-	c.SSHUser = conf.Get("sshUser")
-	c.SSHPublicKey = strings.TrimSpace(conf.Get("sshPublicKey"))
-	c.SSHPrivateKey = conf.Get("sshPrivateKey")
-	if k := topology.ConfigNamespace + ":sshPrivateKey"; c.SSHPrivateKey != "" && !ctx.IsConfigSecret(k) {
-		errs = append(errs, fmt.Errorf("config %s is stored in plain text (value not shown); set it with `pulumi config set --secret sshPrivateKey < key`", k))
-	}
-	integer("tunnelPort", &c.TunnelPort)
-	integer("tunnelMtu", &c.TunnelMTU)
-	if check, err := conf.TryBool("postDeployCheck"); err == nil {
-		c.PostDeployCheck = &check
-	} else if !errors.Is(err, config.ErrMissingVar) {
-		errs = append(errs, fmt.Errorf("config %s:postDeployCheck = %q: not a boolean", topology.ConfigNamespace, conf.Get("postDeployCheck")))
-	}
-	if len(errs) > 0 {
-		return c, fmt.Errorf("invalid configuration, nothing was created:\n%w", errors.Join(errs...))
-	}
-
 	c = topology.Normalize(c)
 	if err := topology.Validate(c); err != nil {
 		return c, fmt.Errorf("invalid configuration, nothing was created:\n%w", err)
@@ -104,11 +70,41 @@ func configure(ctx *pulumi.Context) (topology.Config, error) {
 	return c, nil
 }
 
-func abbreviate(s string) string {
-	if len(s) > 120 {
-		return s[:117] + "..."
+// configKeys returns every configuration key of the program's namespace, so
+// that a misspelt one (vpclink:tunnelMTU) is refused rather than ignored.
+//
+// pulumi.Context answers only for keys it is asked about. The whole map is
+// what the language host hands the program in PULUMI_CONFIG (pulumi.EnvConfig,
+// the variable pulumi.Run reads it from); it is used only when it agrees with
+// the context on every key, i.e. when it is this run's configuration (a run
+// given its configuration through RunOptions, as under mocks, may not have
+// it). Otherwise only the known keys are read.
+func configKeys(ctx *pulumi.Context) []string {
+	var keys []string
+	for _, k := range topology.Keys {
+		keys = append(keys, topology.ConfigNamespace+":"+k)
 	}
-	return s
+	var all map[string]string
+	if err := json.Unmarshal([]byte(os.Getenv(pulumi.EnvConfig)), &all); err != nil {
+		return keys
+	}
+	for _, k := range keys {
+		v, ok := ctx.GetConfig(k)
+		if w, inEnv := all[k]; ok != inEnv || v != w {
+			return keys
+		}
+	}
+	var extra []string
+	for k, w := range all {
+		if v, ok := ctx.GetConfig(k); !ok || v != w {
+			return keys
+		}
+		if strings.HasPrefix(k, topology.ConfigNamespace+":") && !slices.Contains(keys, k) {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	return append(keys, extra...)
 }
 
 // infrastructure is what createInfrastructure built.
@@ -156,7 +152,7 @@ func createInfrastructure(ctx *pulumi.Context, cfg topology.Config) (*infrastruc
 			SSHPublicKey:       infra.sshPublicKey,
 			SSHAllowedCIDRs:    cfg.SSHAllowedCIDRs,
 			Tags:               map[string]string{"pulumi:stack": ctx.Stack()},
-		})
+		}, pulumi.Providers(infra.random))
 		if err != nil {
 			return nil, err
 		}
@@ -164,8 +160,9 @@ func createInfrastructure(ctx *pulumi.Context, cfg topology.Config) (*infrastruc
 		infra.sites = append(infra.sites, site)
 	}
 
-	for _, l := range cfg.Links {
+	for i, l := range cfg.Links {
 		link, err := vpclink.NewLink(ctx, l.Name, &vpclink.LinkArgs{
+			Mode:            openvpn.Mode(cfg.LinkMode(i)),
 			Sites:           [2]*vpclink.Site{byName[l.Sites[0]], byName[l.Sites[1]]},
 			Port:            l.Port,
 			TunnelAddresses: [2]string{l.TunnelAddresses[0], l.TunnelAddresses[1]},
@@ -190,14 +187,12 @@ func (infra *infrastructure) sshKey(ctx *pulumi.Context) error {
 		infra.sshPrivateKey = pulumi.ToSecret(pulumi.String(cfg.SSHPrivateKey)).(pulumi.StringOutput)
 		return nil
 	}
-	seed, err := random.NewRandomBytes(ctx, "ssh-key-seed", &random.RandomBytesArgs{
-		Length: pulumi.Int(sshkey.SeedBytes),
-	}, pulumi.Provider(infra.random))
+	seed, err := hexsecret.New(ctx, "ssh-key-seed", sshkey.SeedBytes, pulumi.Provider(infra.random))
 	if err != nil {
 		return err
 	}
 	half := func(pick func(sshkey.Pair) string) pulumi.StringOutput {
-		return seed.Hex.ApplyT(func(h string) (string, error) {
+		return seed.ApplyT(func(h string) (string, error) {
 			if h == "" { // not reported (minimal test mocks)
 				return "", nil
 			}
@@ -228,11 +223,14 @@ func outputs(infra *infrastructure) pulumi.Map {
 			"vpnPrivateIp":          s.VpnPrivateIP,
 			"vpnPublicIp":           s.VpnPublicIP,
 			"sshVpn":                pulumi.Sprintf("ssh %s@%s", user, s.VpnPublicIP),
+			// The pinned host key, as a known_hosts line.
+			"vpnKnownHost": pulumi.Sprintf("%s %s", s.VpnPublicIP, s.VpnHostKey),
 		}
 		if s.HasTerminal {
 			m["terminalPrivateIp"] = s.TerminalPrivateIP
 			m["terminalPublicIp"] = s.TerminalPublicIP
 			m["sshTerminal"] = pulumi.Sprintf("ssh %s@%s", user, s.TerminalPublicIP)
+			m["terminalKnownHost"] = pulumi.Sprintf("%s %s", s.TerminalPublicIP, s.TerminalHostKey)
 		}
 		sites[s.Name] = m
 	}

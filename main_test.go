@@ -1,8 +1,11 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"reflect"
 	"regexp"
 	"strings"
@@ -42,7 +45,7 @@ func secondTopology() map[string]string {
 		"vpclink:sites": `[
 		 {"name":"tokyo","region":"ap-northeast-1","vpcCidr":"172.20.0.0/16","vpnSubnetCidr":"172.20.8.0/22","terminalSubnetCidr":"172.20.16.0/24","vpnPrivateIp":"172.20.8.5","terminalPrivateIp":"172.20.16.99","instanceType":"t4g.small"},
 		 {"name":"virginia","region":"us-east-1","vpcCidr":"192.168.0.0/20","vpnSubnetCidr":"192.168.0.0/24","terminalSubnetCidr":"192.168.4.0/24","vpnPrivateIp":"192.168.0.200","terminalPrivateIp":"192.168.4.4"},
-		 {"name":"sydney","region":"ap-southeast-2","vpcCidr":"10.50.0.0/16","vpnSubnetCidr":"10.50.1.0/24","terminalSubnetCidr":"10.50.2.0/24","vpnPrivateIp":"10.50.1.7","terminal":false}]`,
+		 {"name":"sydney","region":"ap-southeast-2","vpcCidr":"10.50.0.0/16","vpnSubnetCidr":"10.50.1.0/24","terminalSubnetCidr":"10.50.2.0/24","vpnPrivateIp":"10.50.1.7","terminal":false,"ami":"ami-0123456789abcdef0"}]`,
 		"vpclink:tunnelPort":      "4000",
 		"vpclink:sshAllowedCidrs": `["198.51.100.7/32","192.0.2.0/28"]`,
 	}
@@ -53,18 +56,48 @@ func TestReferenceTopology(t *testing.T) {
 	res := mustEvaluate(t, cfg)
 	checkInvariants(t, res, sitesOf(t, cfg), []string{"0.0.0.0/0"})
 
-	// The walk-through's exact addresses end up in the two configurations.
+	// The walk-through's exact addresses end up in the two configurations;
+	// by default a serves TLS, b connects, the static key is tls-crypt's.
 	confs := setupConfigs(t, res.mon)
-	for _, want := range []string{"ifconfig 10.254.0.1 10.254.0.2", "route 10.1.0.0 255.255.0.0", "secret /etc/openvpn/vpclink/a-b.key 0", "port 1194"} {
+	for _, want := range []string{"ifconfig 10.254.0.1 10.254.0.2", "route 10.1.0.0 255.255.0.0", "tls-server", "tls-crypt /etc/openvpn/vpclink/a-b.key", "port 1194"} {
 		if !strings.Contains(confs["a"], want+"\n") {
 			t.Errorf("site a config lacks %q:\n%s", want, confs["a"])
 		}
 	}
-	for _, want := range []string{"ifconfig 10.254.0.2 10.254.0.1", "route 10.0.0.0 255.255.0.0", "secret /etc/openvpn/vpclink/a-b.key 1"} {
+	for _, want := range []string{"ifconfig 10.254.0.2 10.254.0.1", "route 10.0.0.0 255.255.0.0", "tls-client", "tls-crypt /etc/openvpn/vpclink/a-b.key"} {
 		if !strings.Contains(confs["b"], want+"\n") {
 			t.Errorf("site b config lacks %q:\n%s", want, confs["b"])
 		}
 	}
+}
+
+// The walk-through's own mode, static keys with directions 0 and 1.
+func TestReferenceTopologyStaticMode(t *testing.T) {
+	cfg := loadStack(t, "Pulumi.dev.yaml")
+	cfg["vpclink:tunnelMode"] = "static"
+	res := mustEvaluate(t, cfg)
+	checkInvariants(t, res, sitesOf(t, cfg), []string{"0.0.0.0/0"})
+	confs := setupConfigs(t, res.mon)
+	for site, want := range map[string]string{"a": "secret /etc/openvpn/vpclink/a-b.key 0", "b": "secret /etc/openvpn/vpclink/a-b.key 1"} {
+		if !strings.Contains(confs[site], want+"\n") || strings.Contains(confs[site], "tls-") {
+			t.Errorf("site %s config is not static mode with %q:\n%s", site, want, confs[site])
+		}
+	}
+	for _, r := range res.mon.ByType(tCommand) {
+		if strings.HasSuffix(r.Name, "-identity") {
+			t.Errorf("static mode registered %s", r.Name)
+		}
+	}
+}
+
+// linkIndex is the index of a link of the configuration by name.
+func linkIndex(c topology.Config, name string) int {
+	for i, l := range c.Links {
+		if l.Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 func TestSecondTopology(t *testing.T) {
@@ -72,10 +105,10 @@ func TestSecondTopology(t *testing.T) {
 	res := mustEvaluate(t, cfg)
 	checkInvariants(t, res, sitesOf(t, cfg), []string{"198.51.100.7/32", "192.0.2.0/28"})
 
-	if n := len(res.mon.ByType(tCommand)); n != 3*2+3*2 {
-		// Three links, two setups and two checks each (the terminal-less
-		// site pings from its VPN instance).
-		t.Errorf("%d remote commands, want 12", n)
+	if n := len(res.mon.ByType(tCommand)); n != 3*3*2 {
+		// Three TLS links, two identities, setups and checks each (the
+		// terminal-less site pings from its VPN instance).
+		t.Errorf("%d remote commands, want 18", n)
 	}
 	// The arm64 instance type gets an arm64 image.
 	var sawArm bool
@@ -321,7 +354,174 @@ func checkInvariants(t *testing.T, res *result, sites []site, sshCIDRs []string)
 	}
 
 	checkSetups(t, res, sites)
+	checkWiring(t, res, sites, vpnEIP)
 	checkNoSecretLeaks(t, res)
+}
+
+// checkWiring asserts, per link end, what connects the resources: the setup
+// dials its own VPN instance's EIP and its config's remote is the PEER's
+// EIP, the key direction follows the link's site order, a setup is replaced
+// with its own VPN instance (triggers, delete first), a check re-runs with
+// either setup or config and pings the peer's terminal (or VPN instance),
+// and each Elastic IP waits for its VPC's internet gateway.
+func checkWiring(t *testing.T, res *result, sites []site, vpnEIP map[string]string) {
+	t.Helper()
+	mon := res.mon
+	byName := map[string]site{}
+	for _, s := range sites {
+		byName[s.name] = s
+	}
+	if len(res.config.Links) == 0 {
+		t.Fatal("no links in the configuration")
+	}
+	for _, l := range res.config.Links {
+		var setups [2]*mockaws.Registration
+		var confs [2]string
+		for i, name := range l.Sites {
+			peer := l.Sites[1-i]
+			setup := mon.Find(tCommand, l.Name+"-"+name+"-setup")
+			if setup == nil {
+				t.Fatalf("link %s: no setup at %s", l.Name, name)
+			}
+			setups[i], confs[i] = setup, configOf(t, setup)
+			d := directives(confs[i])
+			if got := d["remote"]; len(got) == 0 || got[0] != vpnEIP[peer] {
+				t.Errorf("%s: remote %v, want the peer %s's EIP %s", setup.Name, got, peer, vpnEIP[peer])
+			}
+			if got := plain(object(setup, "connection")["host"]); got != vpnEIP[name] {
+				t.Errorf("%s: connects to %s, want its own VPN EIP %s", setup.Name, got, vpnEIP[name])
+			}
+			if res.config.LinkMode(linkIndex(res.config, l.Name)) == "static" {
+				if got := d["secret"]; len(got) != 2 || got[0] != openvpn.KeyPath(l.Name) || got[1] != fmt.Sprint(i) {
+					t.Errorf("%s: secret %v, want %s %d (site %d of the link)", setup.Name, got, openvpn.KeyPath(l.Name), i, i)
+				}
+			} else {
+				// TLS: the first site serves, the other connects; the
+				// static key is the tls-crypt key of both.
+				role := []string{"tls-server", "tls-client"}[i]
+				if _, ok := d[role]; !ok {
+					t.Errorf("%s: not %s (site %d of the link)", setup.Name, role, i)
+				}
+				if got := d["tls-crypt"]; len(got) != 1 || got[0] != openvpn.KeyPath(l.Name) {
+					t.Errorf("%s: tls-crypt %v, want %s", setup.Name, got, openvpn.KeyPath(l.Name))
+				}
+			}
+			vpn := mon.Find(tInstance, name+"-vpn")
+			if got := setup.InputList("triggers"); vpn == nil || !reflect.DeepEqual(got, []string{vpn.ID}) {
+				t.Errorf("%s: triggers %v, want its own VPN instance's id", setup.Name, got)
+			}
+			if !setup.DeleteBeforeReplace {
+				t.Errorf("%s: not delete-before-replace", setup.Name)
+			}
+		}
+		for i, name := range l.Sites {
+			check := mon.Find(tCommand, l.Name+"-"+name+"-check")
+			if !res.config.CheckEnabled() {
+				continue
+			}
+			if check == nil {
+				t.Fatalf("link %s: no check from %s", l.Name, name)
+			}
+			// A replaced setup replaces the check; a changed configuration
+			// changes its command (an update that runs it again).
+			want := []string{setups[0].ID, setups[1].ID}
+			if got := check.InputList("triggers"); !reflect.DeepEqual(sorted(got), sorted(want)) {
+				t.Errorf("%s: triggers %v are not both setups' ids", check.Name, got)
+			}
+			digest := sha256.Sum256([]byte(confs[0] + confs[1]))
+			if !strings.Contains(in(check, "create"), fmt.Sprintf("configurations %x", digest[:8])) {
+				t.Errorf("%s: its command does not change with both configurations", check.Name)
+			}
+			self, peer := byName[name], byName[l.Sites[1-i]]
+			wantSrc, wantDst := self.vpnIP, peer.vpnIP
+			if self.terminal {
+				wantSrc = self.termIP
+			}
+			if peer.terminal {
+				wantDst = peer.termIP
+			}
+			if src, dst := pingTarget(t, in(check, "create")); src != wantSrc || dst != wantDst {
+				t.Errorf("%s: pings %s from %s, want %s from %s", check.Name, dst, src, wantDst, wantSrc)
+			}
+		}
+	}
+	for _, s := range sites {
+		for _, role := range []string{"vpn", "terminal"} {
+			inst := mon.Find(tInstance, s.name+"-"+role)
+			if inst == nil {
+				continue
+			}
+			var eip *mockaws.Registration
+			for _, e := range mon.ByType(tEip) {
+				if in(e, "instance") == inst.ID {
+					eip = e
+				}
+			}
+			var igw bool
+			for _, dep := range eip.Dependencies {
+				if d := mon.ByURN(dep); d != nil && d.Type == tIgw && in(d, "vpcId") == in(mon.Find(tSubnet, s.name+"-"+role+"-subnet"), "vpcId") {
+					igw = true
+				}
+			}
+			if !igw {
+				t.Errorf("%s: does not wait for its VPC's internet gateway", eip.Name)
+			}
+			pinned := false
+			for _, cs := range res.config.Sites {
+				if cs.Name == s.name {
+					pinned = cs.Ami != ""
+				}
+			}
+			if got := contains(inst.IgnoreChanges, "ami"); got == pinned {
+				t.Errorf("%s: ignoreChanges %v with ami pinned %v", inst.Name, inst.IgnoreChanges, pinned)
+			}
+		}
+	}
+}
+
+// directives parses an OpenVPN configuration into directive -> arguments.
+func directives(conf string) map[string][]string {
+	out := map[string][]string{}
+	for _, line := range strings.Split(conf, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && !strings.HasPrefix(f[0], "#") {
+			out[f[0]] = f[1:]
+		}
+	}
+	return out
+}
+
+// pingTarget runs a check command with ping (and id, so that it does not
+// re-execute itself under sudo) replaced by shell functions, and returns
+// the source (-I) and destination ping was called with.
+func pingTarget(t *testing.T, create string) (src, dst string) {
+	t.Helper()
+	log := t.TempDir() + "/ping.log"
+	cmd := exec.Command("bash", "-c", create)
+	cmd.Env = append(os.Environ(),
+		"PING_LOG="+log,
+		`BASH_FUNC_ping%%=() { printf '%s\n' "$@" > "$PING_LOG"; echo '3 packets transmitted, 3 received'; }`,
+		`BASH_FUNC_id%%=() { echo 0; }`,
+		`BASH_FUNC_sleep%%=() { :; }`)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("check command failed with a ping that answers: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatalf("the check never ran ping: %v", err)
+	}
+	args := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "-I" && i+1 < len(args):
+			src = args[i+1]
+			i++
+		case a == "-c" || a == "-W" || a == "-w" || a == "-i" || a == "-s" || a == "-t":
+			i++
+		case !strings.HasPrefix(a, "-"):
+			dst = a
+		}
+	}
+	return src, dst
 }
 
 type peer struct {
@@ -423,12 +623,20 @@ func checkSetups(t *testing.T, res *result, sites []site) {
 	if len(links) == 0 {
 		t.Fatal("no setup commands")
 	}
-	required := []string{
-		"ignore-unknown-option allow-deprecated-insecure-static-crypto", "allow-deprecated-insecure-static-crypto",
-		"proto udp", "dev-type tun", "cipher AES-256-CBC", "auth SHA256", "keepalive 10 60", "persist-tun", "persist-key",
-		"tun-mtu 1400", "mssfix 1400", "user openvpn", "group openvpn",
+	common := []string{"proto udp", "dev-type tun", "keepalive 10 60", "persist-tun", "persist-key",
+		"tun-mtu 1400", "mssfix 1400", "user openvpn", "group openvpn"}
+	// What each mode needs (SPEC: OpenVPN facts; TLS without a CA).
+	modeLines := map[string][]string{
+		"static": {"ignore-unknown-option allow-deprecated-insecure-static-crypto", "allow-deprecated-insecure-static-crypto",
+			"cipher AES-256-CBC", "auth SHA256"},
+		"tls": {"tls-version-min 1.3", "data-ciphers AES-256-GCM:CHACHA20-POLY1305"},
 	}
 	for name, ends := range links {
+		mode := "static"
+		if strings.Contains(ends[0].conf, "\ntls-crypt ") {
+			mode = "tls"
+		}
+		required := append(append([]string{}, common...), modeLines[mode]...)
 		if len(ends) != 2 {
 			t.Errorf("link %s: %d ends", name, len(ends))
 			continue
@@ -439,6 +647,13 @@ func checkSetups(t *testing.T, res *result, sites []site) {
 			for _, want := range required {
 				if !contains(lines, want) {
 					t.Errorf("%s: config lacks %q", e.cmd.Name, want)
+				}
+			}
+			if mode == "tls" {
+				for _, bad := range []string{"secret ", "cipher ", "ca ", "topology ", "float", "remote-cert-tls"} {
+					if strings.Contains(e.conf, "\n"+bad) {
+						t.Errorf("%s: a TLS config with %q", e.cmd.Name, bad)
+					}
 				}
 			}
 			if strings.Index(e.conf, "ignore-unknown-option") > strings.Index(e.conf, "\nallow-deprecated") {
@@ -466,12 +681,22 @@ func checkSetups(t *testing.T, res *result, sites []site) {
 		if mirror(a.conf, true) != mirror(b.conf, false) {
 			t.Errorf("link %s: configurations are not mirror images:\n%s\n---\n%s", name, a.conf, b.conf)
 		}
-		// Parallel regions: a setup never waits for another setup.
+		// Parallel regions: a setup never waits for another setup; in TLS
+		// mode it waits for the two identity steps of its link only.
 		for _, e := range ends {
+			identities := 0
 			for _, dep := range e.cmd.Dependencies {
-				if d := mon.ByURN(dep); d != nil && d.Type == tCommand {
+				d := mon.ByURN(dep)
+				switch {
+				case d == nil || d.Type != tCommand:
+				case strings.HasSuffix(d.Name, "-identity") && strings.HasPrefix(d.Name, name+"-"):
+					identities++
+				default:
 					t.Errorf("%s waits for %s", e.cmd.Name, d.Name)
 				}
+			}
+			if want := map[string]int{"static": 0, "tls": 2}[mode]; identities != want {
+				t.Errorf("%s waits for %d identity steps, want %d", e.cmd.Name, identities, want)
 			}
 		}
 	}
@@ -490,9 +715,7 @@ func checkSetups(t *testing.T, res *result, sites []site) {
 		if setups != 2 {
 			t.Errorf("%s depends on %d setups, want 2", cmd.Name, setups)
 		}
-		if !strings.Contains(in(cmd, "create"), "ping -n -c 3") {
-			t.Errorf("%s: not a ping check", cmd.Name)
-		}
+		// What it pings is asserted by running it (checkWiring).
 	}
 }
 
@@ -508,7 +731,11 @@ func mirror(conf string, swap bool) string {
 			l = "ifconfig " + f[2] + " " + f[1]
 		case swap && len(f) == 3 && f[0] == "secret":
 			l = "secret " + f[1] + " " + map[string]string{"0": "1", "1": "0"}[f[2]]
-		case len(f) >= 1 && (f[0] == "remote" || f[0] == "route"):
+		case swap && len(f) == 1 && (f[0] == "tls-server" || f[0] == "tls-client"):
+			l = map[string]string{"tls-server": "tls-client", "tls-client": "tls-server"}[f[0]]
+		case len(f) == 2 && f[0] == "dh" && f[1] == "none":
+			continue // the server's only
+		case len(f) >= 1 && (f[0] == "remote" || f[0] == "route" || f[0] == "peer-fingerprint"):
 			l = f[0] + " *"
 		}
 		out = append(out, l)
@@ -548,6 +775,10 @@ func checkNoSecretLeaks(t *testing.T, res *result) {
 	var fragments []string
 	for _, s := range secrets {
 		for _, l := range strings.Split(s, "\n") {
+			// A user data's public host key and comments are public.
+			if strings.Contains(l, "ssh-ed25519 ") || strings.HasPrefix(strings.TrimSpace(l), "#") {
+				continue
+			}
 			if len(l) >= 32 && !strings.HasPrefix(l, "-----") {
 				fragments = append(fragments, l)
 			}
@@ -595,8 +826,9 @@ func TestSecretsAreSecret(t *testing.T) {
 	for _, k := range keys {
 		if strings.HasSuffix(k.Name, "-static-key") {
 			found = true
-			if in(k, "length") != fmt.Sprint(openvpn.StaticKeyBytes) {
-				t.Errorf("%s: length %s", k.Name, in(k, "length"))
+			// hex digits only, two per byte
+			if in(k, "length") != fmt.Sprint(2*openvpn.StaticKeyBytes) || in(k, "overrideSpecial") != "abcdef" || in(k, "upper") != "false" || in(k, "lower") != "false" {
+				t.Errorf("%s: not %d random bytes in hex: %v", k.Name, openvpn.StaticKeyBytes, k.Inputs)
 			}
 		}
 	}
@@ -675,8 +907,8 @@ func TestPostDeployCheckCanBeTurnedOff(t *testing.T) {
 			t.Errorf("%s registered with postDeployCheck=false", c.Name)
 		}
 	}
-	if n := len(res.mon.ByType(tCommand)); n != 2 {
-		t.Errorf("%d commands, want the two setups", n)
+	if n := len(res.mon.ByType(tCommand)); n != 4 {
+		t.Errorf("%d commands, want the two identities and two setups", n)
 	}
 }
 

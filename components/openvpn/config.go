@@ -19,6 +19,20 @@ func ConfigPath(name string) string { return ConfigDir + "/" + name + ".conf" }
 // KeyPath is where the static key of tunnel name is written (mode 0600).
 func KeyPath(name string) string { return ConfigDir + "/" + name + ".key" }
 
+// CertPath is the self-signed TLS certificate of this end of tunnel name,
+// made on the host by the identity script (TLS mode).
+func CertPath(name string) string { return ConfigDir + "/" + name + ".tls.crt" }
+
+// CertKeyPath is the private key of CertPath (mode 0600). It is generated
+// on the host and never leaves it.
+func CertKeyPath(name string) string { return ConfigDir + "/" + name + ".tls.key" }
+
+// ForwardStatePath records net.ipv4.ip_forward as it was before the first
+// vpclink tunnel on the host turned it on; the last teardown restores it.
+// It lives under /etc (not /var/lib) so that it persists across reboots and
+// stays inside the per-instance /etc of the local lab.
+const ForwardStatePath = ConfigDir + "/.ip_forward.before"
+
 // ServiceName is the systemd unit that runs tunnel name.
 func ServiceName(name string) string { return "vpclink-" + name + ".service" }
 
@@ -29,7 +43,36 @@ func DeviceName(port int) string { return fmt.Sprintf("vpn%d", port) }
 // ServiceUser is the unprivileged account OpenVPN switches to after start.
 const ServiceUser = "openvpn"
 
-// Tunnel is one end of a point-to-point static-key tunnel.
+// Mode is how a tunnel authenticates and encrypts.
+type Mode string
+
+const (
+	// ModeTLS (the default): TLS 1.3 between self-signed certificates
+	// pinned with peer-fingerprint, AEAD data channel, forward secrecy;
+	// the shared static key only wraps the control channel (tls-crypt).
+	ModeTLS Mode = "tls"
+	// ModeStatic: the pre-shared static key encrypts the data channel
+	// (AES-256-CBC + HMAC-SHA256, no forward secrecy). Deprecated by
+	// OpenVPN 2.6, off by default in 2.7, announced for removal in 2.8.
+	ModeStatic Mode = "static"
+)
+
+// ParseMode accepts "", "tls" and "static" ("" is ModeTLS).
+func ParseMode(s string) (Mode, error) {
+	switch Mode(s) {
+	case "", ModeTLS:
+		return ModeTLS, nil
+	case ModeStatic:
+		return ModeStatic, nil
+	}
+	return "", fmt.Errorf("openvpn: tunnel mode %q: want %q or %q", s, ModeTLS, ModeStatic)
+}
+
+// DefaultRenegSeconds is how often TLS mode renegotiates the data channel
+// keys (OpenVPN's own default).
+const DefaultRenegSeconds = 3600
+
+// Tunnel is one end of a point-to-point tunnel.
 type Tunnel struct {
 	// Name is the link name; it names files, the unit and log lines.
 	Name string
@@ -45,6 +88,48 @@ type Tunnel struct {
 	KeyDirection int
 	// MTU of the tun interface.
 	MTU int
+
+	// Mode is ModeTLS when empty.
+	Mode Mode
+	// TLSServer makes this end the TLS server (TLS mode; the link's first
+	// site). The other end is the TLS client.
+	TLSServer bool
+	// PeerFingerprint is the SHA-256 fingerprint of the peer's certificate,
+	// as `openssl x509 -noout -fingerprint -sha256` prints it after "="
+	// (TLS mode). Required in TLS mode.
+	PeerFingerprint string
+	// RenegSeconds is the TLS renegotiation interval; 0 means
+	// DefaultRenegSeconds.
+	RenegSeconds int
+}
+
+// mode returns the effective mode (ModeTLS when empty).
+func (t Tunnel) mode() Mode {
+	if t.Mode == "" {
+		return ModeTLS
+	}
+	return t.Mode
+}
+
+var fingerprintPattern = regexp.MustCompile(`^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){31}$`)
+
+// ParseFingerprint checks a SHA-256 certificate fingerprint in OpenSSL's
+// colon-separated form (32 bytes, e.g. "AB:01:...") and returns it in upper
+// case. Surrounding white space and a leading "sha256 Fingerprint=" (the
+// whole line openssl prints) are accepted.
+func ParseFingerprint(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndex(s, "="); i >= 0 && strings.HasPrefix(strings.ToLower(s), "sha256 fingerprint=") {
+		s = s[i+1:]
+	}
+	if !fingerprintPattern.MatchString(s) {
+		shown := s
+		if len(shown) > 120 {
+			shown = shown[:120] + "..."
+		}
+		return "", fmt.Errorf("certificate fingerprint %q: want 32 colon-separated hex bytes (openssl x509 -noout -fingerprint -sha256)", shown)
+	}
+	return strings.ToUpper(s), nil
 }
 
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,40}$`)
@@ -72,6 +157,18 @@ func (t Tunnel) validate() error {
 			return fmt.Errorf("openvpn: tunnel %q: %q is not an IPv4 network", t.Name, n)
 		}
 	}
+	switch t.Mode {
+	case "", ModeTLS:
+		if _, err := ParseFingerprint(t.PeerFingerprint); err != nil {
+			return fmt.Errorf("openvpn: tunnel %q: peer %w", t.Name, err)
+		}
+		if t.RenegSeconds < 0 || t.RenegSeconds > 7*24*3600 || t.RenegSeconds > 0 && t.RenegSeconds < 10 {
+			return fmt.Errorf("openvpn: tunnel %q: reneg-sec %d out of range (10 s to 7 days, 0 for %d)", t.Name, t.RenegSeconds, DefaultRenegSeconds)
+		}
+	case ModeStatic:
+	default:
+		return fmt.Errorf("openvpn: tunnel %q: mode %q: want %q or %q", t.Name, t.Mode, ModeTLS, ModeStatic)
+	}
 	return nil
 }
 
@@ -96,6 +193,9 @@ func netmask(bits int) string {
 func RenderConfig(t Tunnel) (string, error) {
 	if err := t.validate(); err != nil {
 		return "", err
+	}
+	if t.mode() == ModeTLS {
+		return renderTLS(t), nil
 	}
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
@@ -133,4 +233,69 @@ func RenderConfig(t Tunnel) (string, error) {
 	w("verb 3")
 	w("mute 20")
 	return b.String(), nil
+}
+
+// renderTLS renders TLS mode (checked with OpenVPN 2.6.14 against 2.7):
+//   - no CA: each end pins the other's self-signed certificate with
+//     peer-fingerprint, so no ca, no remote-cert-tls, no topology
+//     (a point-to-point ifconfig pair);
+//   - tls-server (with dh none: ECDHE only) on the link's first site,
+//     tls-client on the second;
+//   - the link's static key wraps and authenticates every control channel
+//     packet (tls-crypt, same file on both ends, no direction): datagrams
+//     without it are dropped before any TLS processing;
+//   - TLS 1.3 only, AEAD data channel ciphers only, keys renegotiated every
+//     reneg-sec seconds;
+//   - no float: datagrams from any address but the peer's are dropped.
+//
+// The certificate and its key are made on the host by IdentityScript; the
+// key never leaves the host.
+func renderTLS(t Tunnel) string {
+	fp, _ := ParseFingerprint(t.PeerFingerprint) // validated
+	reneg := t.RenegSeconds
+	if reneg == 0 {
+		reneg = DefaultRenegSeconds
+	}
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# Managed by vpclink (Pulumi). Link %q; changes here are overwritten.", t.Name)
+	w("dev %s", DeviceName(t.Port))
+	w("dev-type tun")
+	w("proto udp")
+	w("port %d", t.Port)
+	w("remote %s %d", t.RemoteAddress, t.Port)
+	w("ifconfig %s %s", t.LocalTunnelIP, t.RemoteTunnelIP)
+	for _, n := range t.RemoteNetworks {
+		p := netip.MustParsePrefix(n)
+		w("route %s %s", p.Addr(), netmask(p.Bits()))
+	}
+	if t.TLSServer {
+		w("tls-server")
+		w("dh none")
+	} else {
+		w("tls-client")
+	}
+	w("cert %s", CertPath(t.Name))
+	w("key %s", CertKeyPath(t.Name))
+	w("peer-fingerprint %s", fp)
+	w("tls-crypt %s", KeyPath(t.Name))
+	w("tls-version-min 1.3")
+	w("data-ciphers AES-256-GCM:CHACHA20-POLY1305")
+	w("reneg-sec %d", reneg)
+	w("keepalive 10 60")
+	// persist-key: the certificate key is 0600 root and the process runs as
+	// the service user after start; 2.6 would re-read it on a restart
+	// caused by keepalive without this (2.7 always keeps it and says so
+	// once at start).
+	w("persist-tun")
+	w("persist-key")
+	// TLS mode overhead (AEAD tag, packet id, opcode/peer id, UDP/IP) is
+	// smaller than static mode's: the same MTU keeps outer packets < 1500.
+	w("tun-mtu %d", t.MTU)
+	w("mssfix %d", t.MTU)
+	w("user %s", ServiceUser)
+	w("group %s", ServiceUser)
+	w("verb 3")
+	w("mute 20")
+	return b.String()
 }

@@ -147,6 +147,7 @@ func baseTunnel() Tunnel {
 		RemoteNetworks: []string{"10.1.0.0/16"},
 		KeyDirection:   0,
 		MTU:            1400,
+		Mode:           ModeStatic,
 	}
 }
 

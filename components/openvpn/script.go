@@ -41,7 +41,37 @@ exec 9>/run/lock/vpclink.lock
 flock -w 900 9 || { echo "vpclink: another vpclink setup holds /run/lock/vpclink.lock" >&2; exit 1; }
 {{end}}`
 
-var setupTemplate = template.Must(template.Must(template.New("setup").Funcs(funcs).Parse(lockTemplate)).Parse(`# vpclink: configure OpenVPN tunnel {{.Name}}. Idempotent: a re-run converges.
+// installTemplate installs a package (its name is the template's data) when
+// its command is missing: apt (Ubuntu, Debian) or dnf (Amazon Linux 2023),
+// with retries while cloud-init or unattended upgrades hold the lock. The
+// caller defines say and fail.
+const installTemplate = `{{define "install"}}if ! command -v {{.}} >/dev/null 2>&1; then
+  n=0
+  if command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    until apt-get -o DPkg::Lock::Timeout=300 -qq update >/dev/null &&
+          apt-get -o DPkg::Lock::Timeout=300 -qq install -y {{.}} >/dev/null; do
+      n=$((n + 1)); [ "$n" -lt 5 ] || fail "apt-get could not install {{.}}"; sleep 10
+    done
+  elif command -v dnf >/dev/null 2>&1; then
+    until dnf -q -y install {{.}} >/dev/null; do
+      n=$((n + 1)); [ "$n" -lt 5 ] || fail "dnf could not install {{.}}"; sleep 10
+    done
+  else
+    fail "{{.}} is missing and neither apt-get nor dnf is available"
+  fi
+  say "installed {{.}}"
+fi
+{{end}}`
+
+// newTemplate parses text with the shared blocks (lock, install).
+func newTemplate(name, text string) *template.Template {
+	t := template.Must(template.New(name).Funcs(funcs).Parse(lockTemplate))
+	t = template.Must(t.Parse(installTemplate))
+	return template.Must(t.Parse(text))
+}
+
+var setupTemplate = newTemplate("setup", `# vpclink: configure OpenVPN tunnel {{.Name}} ({{.Mode}} mode). Idempotent: a re-run converges.
 # The static key arrives on standard input and is never printed.
 NAME={{q .Name}}
 CONF={{q .Conf}}
@@ -50,6 +80,7 @@ UNIT={{q .Unit}}
 DEV={{q .Dev}}
 LOCAL_IP={{q .LocalIP}}
 SYSCTL={{q .Sysctl}}
+FWD_BEFORE={{q .FwdState}}
 RUNDIR={{q .RunDir}}
 say() { printf 'vpclink[%s]: %s\n' "$NAME" "$*"; }
 fail() { printf 'vpclink[%s]: error: %s\n' "$NAME" "$*" >&2; exit 1; }
@@ -70,30 +101,20 @@ if [ "$(wc -l <"$keytmp")" -ne 18 ] ||
    [ "$(sed -n 2,17p "$keytmp" | grep -cE '^[0-9a-f]{32}$')" -ne 16 ]; then
   fail "standard input is not an OpenVPN Static key V1 ($(wc -l <"$keytmp") lines); nothing written"
 fi
+{{- if .TLS}}
+# TLS mode: this end's certificate and key belong to the identity step,
+# which runs first; setup only checks that they are there.
+if [ ! -s {{q .Cert}} ] || [ ! -s {{q .CertKey}} ]; then
+  fail "no TLS identity at {{.Cert}}: the identity step must run before the setup"
+fi
+{{- end}}
 
 # apt and the login user are not settled until cloud-init is done.
 if command -v cloud-init >/dev/null 2>&1; then
   timeout 900 cloud-init status --wait >/dev/null 2>&1 || say "cloud-init did not report success; continuing"
 fi
 
-if ! command -v openvpn >/dev/null 2>&1; then
-  n=0
-  if command -v apt-get >/dev/null 2>&1; then
-    export DEBIAN_FRONTEND=noninteractive
-    until apt-get -o DPkg::Lock::Timeout=300 -qq update >/dev/null &&
-          apt-get -o DPkg::Lock::Timeout=300 -qq install -y openvpn >/dev/null; do
-      n=$((n + 1)); [ "$n" -lt 5 ] || fail "apt-get could not install openvpn"; sleep 10
-    done
-  elif command -v dnf >/dev/null 2>&1; then
-    until dnf -q -y install openvpn >/dev/null; do
-      n=$((n + 1)); [ "$n" -lt 5 ] || fail "dnf could not install openvpn"; sleep 10
-    done
-  else
-    fail "openvpn is missing and neither apt-get nor dnf is available"
-  fi
-  say "installed $(openvpn --version | head -n 1 | cut -d ' ' -f 1-2)"
-fi
-OVPN=$(command -v openvpn)
+{{template "install" "openvpn"}}OVPN=$(command -v openvpn)
 
 # OpenVPN drops to this account after start (Amazon Linux's package has it).
 if ! id -u {{.User}} >/dev/null 2>&1; then
@@ -120,6 +141,14 @@ install_file 644 "$CONF" <<'VPCLINK_CONF'
 {{.Config}}VPCLINK_CONF
 restart=$changed
 
+# Remember the forwarding setting from before the first vpclink tunnel, so
+# that the last teardown restores it (an older vpclink that recorded nothing
+# left its sysctl file: it had found forwarding off).
+if [ ! -f "$FWD_BEFORE" ]; then
+  if [ -f "$SYSCTL" ]; then before=0; else before=$(sysctl -n net.ipv4.ip_forward); fi
+  printf '%s\n' "$before" >"$FWD_BEFORE.tmp"
+  mv -f "$FWD_BEFORE.tmp" "$FWD_BEFORE"
+fi
 changed=0
 install_file 644 "$SYSCTL" <<'VPCLINK_SYSCTL'
 # Managed by vpclink: this VPN instance routes between its VPC and its tunnels.
@@ -166,14 +195,14 @@ fi
 for _ in $(seq 1 {{.Wait}}); do
   if ip link show dev "$DEV" up 2>/dev/null | grep -q . &&
      ip -o -4 addr show dev "$DEV" 2>/dev/null | grep -qF "inet $LOCAL_IP "; then
-    say "tunnel $DEV up ($LOCAL_IP <-> {{.RemoteIP}}), remote {{.Remote}}:{{.Port}}, $("$OVPN" --version | head -n 1 | cut -d ' ' -f 1-2), ip_forward=$(sysctl -n net.ipv4.ip_forward)"
+    say "tunnel $DEV up ($LOCAL_IP <-> {{.RemoteIP}}), remote {{.Remote}}:{{.Port}}, {{.Mode}} mode, $("$OVPN" --version | head -n 1 | cut -d ' ' -f 1-2), ip_forward=$(sysctl -n net.ipv4.ip_forward)"
     exit 0
   fi
   sleep 1
 done
 { logs || true; } | redact >&2 || true
 fail "tunnel device $DEV did not come up within {{.Wait}} s (OpenVPN log above)"
-`))
+`)
 
 // SetupScript renders the idempotent setup of one tunnel end: wait for
 // cloud-init, install openvpn if missing, write the key (read from standard
@@ -191,14 +220,18 @@ func SetupScript(t Tunnel) (string, error) {
 		"Dev": DeviceName(t.Port), "LocalIP": t.LocalTunnelIP, "RemoteIP": t.RemoteTunnelIP,
 		"Remote": t.RemoteAddress, "Port": t.Port, "Sysctl": SysctlPath, "RunDir": RunDir,
 		"User": ServiceUser, "Config": conf, "Wait": TunnelWaitSeconds, "Dir": ConfigDir,
+		"Mode": t.mode(), "TLS": t.mode() == ModeTLS, "Cert": CertPath(t.Name), "CertKey": CertKeyPath(t.Name),
+		"FwdState": ForwardStatePath,
 	})
 	return b.String(), err
 }
 
-var teardownTemplate = template.Must(template.Must(template.New("teardown").Funcs(funcs).Parse(lockTemplate)).Parse(`# vpclink: remove OpenVPN tunnel {{.Name}}. Safe to run when nothing is installed.
+var teardownTemplate = newTemplate("teardown", `# vpclink: remove OpenVPN tunnel {{.Name}}. Safe to run when nothing is installed.
 {{template "lock"}}set +e
 NAME={{q .Name}}
 UNIT={{q .Unit}}
+SYSCTL={{q .Sysctl}}
+FWD_BEFORE={{q .FwdState}}
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   systemctl disable --now "$UNIT" >/dev/null 2>&1
   rm -f "/etc/systemd/system/$UNIT"
@@ -212,18 +245,26 @@ else
   rm -f "$PID" {{q .RunDir}}/"$NAME.log"
 fi
 rm -f {{q .Conf}} {{q .Key}}
+# The last tunnel on the host: forwarding goes back to what it was before
+# the first one. The TLS certificate and key belong to the identity step.
 if ! ls {{q .Dir}}/*.conf >/dev/null 2>&1; then
-  rm -rf {{q .Dir}}
-  rm -f {{q .Sysctl}}
-  sysctl -q -w net.ipv4.ip_forward=0
+  before=
+  if [ -f "$FWD_BEFORE" ]; then before=$(cat "$FWD_BEFORE"); elif [ -f "$SYSCTL" ]; then before=0; fi
+  rm -f "$SYSCTL" "$FWD_BEFORE" "$FWD_BEFORE.tmp"
+  case "$before" in
+    0 | 1) sysctl -q -w net.ipv4.ip_forward="$before" ;;
+  esac
+  rmdir {{q .Dir}} 2>/dev/null
 fi
 printf 'vpclink[%s]: removed\n' "$NAME"
 exit 0
-`))
+`)
 
 // TeardownScript renders the delete step: stop and disable the service,
-// remove its unit, configuration and key, and the forwarding setting once no
-// vpclink tunnel is left on the host.
+// remove its unit, configuration and key and, once no vpclink tunnel is left
+// on the host, the forwarding setting (restored to its value before the
+// first tunnel). It never touches the TLS identity (see
+// IdentityDeleteScript), so it is the same in both modes.
 func TeardownScript(t Tunnel) (string, error) {
 	if !namePattern.MatchString(t.Name) {
 		return "", fmt.Errorf("openvpn: tunnel name %q: want lowercase letters, digits and '-'", t.Name)
@@ -231,7 +272,7 @@ func TeardownScript(t Tunnel) (string, error) {
 	var b strings.Builder
 	err := teardownTemplate.Execute(&b, map[string]any{
 		"Name": t.Name, "Unit": ServiceName(t.Name), "Conf": ConfigPath(t.Name), "Key": KeyPath(t.Name),
-		"Sysctl": SysctlPath, "RunDir": RunDir, "Dir": ConfigDir,
+		"Sysctl": SysctlPath, "RunDir": RunDir, "Dir": ConfigDir, "FwdState": ForwardStatePath,
 	})
 	return b.String(), err
 }

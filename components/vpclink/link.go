@@ -1,13 +1,15 @@
 package vpclink
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
-	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/vpclink/pulumi-vpc-openvpn/components/hexsecret"
 	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 )
 
@@ -49,6 +51,13 @@ type LinkArgs struct {
 	SSH SSHArgs
 	// SkipCheck turns off the post-deploy ping between the two sites.
 	SkipCheck bool
+	// Mode is the tunnel mode: openvpn.ModeTLS ("tls", the default when
+	// empty) or openvpn.ModeStatic ("static", the original pre-shared key
+	// configuration). Switching an existing link converges in one update.
+	Mode openvpn.Mode
+	// RenegSeconds is the TLS key renegotiation interval. Default
+	// openvpn.DefaultRenegSeconds (3600).
+	RenegSeconds int
 }
 
 // Link is an OpenVPN point-to-point tunnel between the VPN instances of two
@@ -63,6 +72,13 @@ type Link struct {
 	StaticKey pulumi.StringOutput
 	// Configs are the rendered OpenVPN configurations of the two ends.
 	Configs [2]pulumi.StringOutput
+	// Mode is the tunnel mode in effect (tls or static).
+	Mode openvpn.Mode
+	// Identities are the remote commands that make each end's TLS key and
+	// self-signed certificate on the VPN instance (TLS mode; nil in static
+	// mode); Fingerprints are their certificates' SHA-256 fingerprints.
+	Identities   [2]*remote.Command
+	Fingerprints [2]pulumi.StringOutput
 	// Setups are the remote commands that configure the two ends.
 	Setups [2]*remote.Command
 	// Checks are the post-deploy pings from each end to the other (nil when
@@ -95,32 +111,67 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 	if a.MTU == 0 {
 		a.MTU = 1400
 	}
+	mode, err := openvpn.ParseMode(string(a.Mode))
+	if err != nil {
+		return nil, fmt.Errorf("link %q: %w", name, err)
+	}
+	a.Mode = mode
+	tls := mode == openvpn.ModeTLS
 	// Fail before registering anything when the ends cannot be rendered.
-	for i := range a.Sites {
-		if _, err := openvpn.SetupScript(a.tunnel(name, i, "192.0.2.1")); err != nil {
+	for i, site := range a.Sites {
+		if _, err := openvpn.SetupScript(a.tunnel(name, i, "192.0.2.1", placeholderFingerprint)); err != nil {
+			return nil, fmt.Errorf("link %q: %w", name, err)
+		}
+		if _, err := openvpn.IdentityScript(name, commonName(name, site.Name)); tls && err != nil {
 			return nil, fmt.Errorf("link %q: %w", name, err)
 		}
 	}
 
-	link := &Link{Name: name}
+	link := &Link{Name: name, Mode: mode}
 	if err := ctx.RegisterComponentResource(LinkType, name, link, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(link)
 
 	// One 2048-bit key, identical on both ends; the key directions differ.
-	raw, err := random.NewRandomBytes(ctx, name+"-static-key", &random.RandomBytesArgs{
-		Length: pulumi.Int(openvpn.StaticKeyBytes),
-	}, parent)
+	keyHex, err := hexsecret.New(ctx, name+"-static-key", openvpn.StaticKeyBytes, parent)
 	if err != nil {
 		return nil, err
 	}
-	link.StaticKey = pulumi.ToSecret(raw.Hex.ApplyT(func(h string) (string, error) {
+	link.StaticKey = pulumi.ToSecret(keyHex.ApplyT(func(h string) (string, error) {
 		if h == "" { // not reported (minimal test mocks): nothing to format
 			return "", nil
 		}
 		return openvpn.FormatStaticKey(h)
 	})).(pulumi.StringOutput)
+
+	// TLS mode: each VPN instance makes its own key pair and self-signed
+	// certificate and reports the certificate's fingerprint, which goes into
+	// the PEER's configuration. Both identities run in parallel, as soon as
+	// their instance answers SSH; each setup then waits for both (its own
+	// certificate, the peer's fingerprint): one SSH round trip more per end.
+	fingerprint := [2]pulumi.StringOutput{pulumi.String("").ToStringOutput(), pulumi.String("").ToStringOutput()}
+	if tls {
+		for i, site := range a.Sites {
+			id, err := a.identity(ctx, name, site, parent)
+			if err != nil {
+				return nil, err
+			}
+			link.Identities[i] = id
+			siteName := site.Name
+			fingerprint[i] = id.Stdout.ApplyT(func(out string) (string, error) {
+				if out == "" { // not reported (test mocks); the real script never prints nothing
+					return "", nil
+				}
+				fp, err := openvpn.ParseFingerprint(out)
+				if err != nil {
+					return "", fmt.Errorf("link %q: the identity step on %s printed no valid fingerprint: %w", name, siteName, err)
+				}
+				return fp, nil
+			}).(pulumi.StringOutput)
+		}
+	}
+	link.Fingerprints = fingerprint
 
 	var ready [2][]pulumi.Resource
 	for i, site := range a.Sites {
@@ -165,26 +216,36 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 
 		// The configuration needs only the peer's EIP, never the peer's setup:
 		// the two regions are configured in parallel.
+		// In TLS mode it also needs the peer's certificate fingerprint.
 		i := i
-		link.Configs[i] = peer.VpnPublicIP.ApplyT(func(ip string) (string, error) {
-			if ip == "" { // not reported (minimal test mocks); AWS always does
-				return "", nil
-			}
-			return openvpn.RenderConfig(a.tunnel(name, i, ip))
-		}).(pulumi.StringOutput)
-		create := peer.VpnPublicIP.ApplyT(func(ip string) (string, error) {
-			if ip == "" {
-				return "", nil
-			}
-			script, err := openvpn.SetupScript(a.tunnel(name, i, ip))
-			return openvpn.Command("setup", script), err
-		}).(pulumi.StringOutput)
-		teardown, err := openvpn.TeardownScript(a.tunnel(name, i, "192.0.2.1"))
+		peerEnd := pulumi.All(peer.VpnPublicIP, fingerprint[1-i])
+		render := func(script bool) pulumi.StringOutput {
+			return peerEnd.ApplyT(func(v []any) (string, error) {
+				ip, fp := v[0].(string), v[1].(string)
+				if ip == "" || tls && fp == "" { // not reported (test mocks); AWS always does
+					return "", nil
+				}
+				tu := a.tunnel(name, i, ip, fp)
+				if !script {
+					return openvpn.RenderConfig(tu)
+				}
+				s, err := openvpn.SetupScript(tu)
+				return openvpn.Command("setup", s), err
+			}).(pulumi.StringOutput)
+		}
+		link.Configs[i] = render(false)
+		create := render(true)
+		deps := site.vpnReachable
+		if tls {
+			// Its own certificate must exist before OpenVPN starts.
+			deps = append(append([]pulumi.Resource{}, deps...), link.Identities[i])
+		}
+		teardown, err := openvpn.TeardownScript(a.tunnel(name, i, "192.0.2.1", placeholderFingerprint))
 		if err != nil {
 			return nil, err
 		}
 		link.Setups[i], err = remote.NewCommand(ctx, prefix+"-setup", &remote.CommandArgs{
-			Connection: a.connection(site.VpnPublicIP),
+			Connection: a.connection(site.VpnPublicIP, site.VpnHostKey),
 			Create:     create,
 			Delete:     pulumi.String(openvpn.Command("teardown", teardown)),
 			// The key travels on standard input: never on a command line,
@@ -193,7 +254,7 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 			// A replaced instance needs its own setup.
 			Triggers: pulumi.Array{site.VpnInstanceID},
 		}, parent,
-			pulumi.DependsOn(site.vpnReachable),
+			pulumi.DependsOn(deps),
 			pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}),
 			// The EIP moves to a replacement: tear down before setting up again.
 			pulumi.DeleteBeforeReplace(true))
@@ -219,6 +280,8 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 	if err := ctx.RegisterResourceOutputs(link, pulumi.Map{
 		"sites":           pulumi.StringArray{pulumi.String(a.Sites[0].Name), pulumi.String(a.Sites[1].Name)},
 		"port":            pulumi.Int(a.Port),
+		"mode":            pulumi.String(string(mode)),
+		"fingerprints":    pulumi.StringArray{fingerprint[0], fingerprint[1]},
 		"tunnelAddresses": pulumi.StringArray{pulumi.String(a.TunnelAddresses[0]), pulumi.String(a.TunnelAddresses[1])},
 		"checkResults":    link.CheckResults,
 	}); err != nil {
@@ -227,9 +290,14 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 	return link, nil
 }
 
-// tunnel describes end i of the link, given the peer's public address.
-func (a LinkArgs) tunnel(name string, i int, remoteAddress string) openvpn.Tunnel {
-	return openvpn.Tunnel{
+// placeholderFingerprint stands for a peer's certificate fingerprint where
+// only the shape of a TLS configuration matters (early validation, teardown).
+var placeholderFingerprint = strings.TrimSuffix(strings.Repeat("00:", 32), ":")
+
+// tunnel describes end i of the link, given the peer's public address and,
+// in TLS mode, its certificate fingerprint. The first site is the TLS server.
+func (a LinkArgs) tunnel(name string, i int, remoteAddress, peerFingerprint string) openvpn.Tunnel {
+	t := openvpn.Tunnel{
 		Name:           name,
 		Port:           a.Port,
 		RemoteAddress:  remoteAddress,
@@ -238,12 +306,67 @@ func (a LinkArgs) tunnel(name string, i int, remoteAddress string) openvpn.Tunne
 		RemoteNetworks: []string{a.Sites[1-i].VpcCidr},
 		KeyDirection:   i,
 		MTU:            a.MTU,
+		Mode:           a.Mode,
 	}
+	if a.Mode != openvpn.ModeStatic {
+		t.TLSServer = i == 0
+		t.PeerFingerprint = peerFingerprint
+		t.RenegSeconds = a.RenegSeconds
+	}
+	return t
 }
 
-func (a LinkArgs) connection(host pulumi.StringInput) remote.ConnectionArgs {
+// commonName is the CN of a site's certificate for link name: both names,
+// reduced to what a CN and the identity script accept.
+func commonName(name, site string) string {
+	cn := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '.':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r - 'A' + 'a'
+		}
+		return '-'
+	}, name+"-"+site)
+	if len(cn) > 64 {
+		cn = cn[:64]
+	}
+	return cn
+}
+
+// identity registers the TLS identity step on a site's VPN instance: its
+// standard output is the certificate's fingerprint (public, so not secret;
+// stderr is). The private key is made there and never leaves the instance,
+// so it is never in the Pulumi state.
+func (a LinkArgs) identity(ctx *pulumi.Context, name string, site *Site, parent pulumi.ResourceOption) (*remote.Command, error) {
+	script, err := openvpn.IdentityScript(name, commonName(name, site.Name))
+	if err != nil {
+		return nil, err
+	}
+	del, err := openvpn.IdentityDeleteScript(name)
+	if err != nil {
+		return nil, err
+	}
+	return remote.NewCommand(ctx, fmt.Sprintf("%s-%s-identity", name, site.Name), &remote.CommandArgs{
+		Connection: a.connection(site.VpnPublicIP, site.VpnHostKey),
+		Create:     pulumi.String(openvpn.Command("identity", script)),
+		Delete:     pulumi.String(openvpn.Command("identity-delete", del)),
+		// A replaced instance makes a new identity (and the peer's setup
+		// is updated with its fingerprint).
+		Triggers: pulumi.Array{site.VpnInstanceID},
+	}, parent,
+		pulumi.DependsOn(site.vpnReachable),
+		pulumi.AdditionalSecretOutputs([]string{"stderr"}),
+		pulumi.DeleteBeforeReplace(true))
+}
+
+// connection is how the program logs in to an instance: the login user
+// with the program's key, and the instance's host key pinned, so that
+// nothing (least of all the key on stdin) is sent to another machine.
+func (a LinkArgs) connection(host, hostKey pulumi.StringInput) remote.ConnectionArgs {
 	return remote.ConnectionArgs{
 		Host:           host,
+		HostKey:        hostKey,
 		User:           pulumi.String(a.SSH.User),
 		PrivateKey:     a.SSH.PrivateKey,
 		DialErrorLimit: pulumi.Int(sshDialErrorLimit),
@@ -255,9 +378,9 @@ func (a LinkArgs) connection(host pulumi.StringInput) remote.ConnectionArgs {
 // the peer's terminal (or VPN instance), once both ends are configured.
 func (a LinkArgs) check(ctx *pulumi.Context, name string, link *Link, i int, ready []pulumi.Resource) (*remote.Command, error) {
 	site, peer := a.Sites[i], a.Sites[1-i]
-	host, src, deps := site.VpnPublicIP, site.VpnPrivateIPAddress, site.vpnReachable
+	host, hostKey, src, deps := site.VpnPublicIP, site.VpnHostKey, site.VpnPrivateIPAddress, site.vpnReachable
 	if site.HasTerminal {
-		host, src, deps = site.TerminalPublicIP, site.TerminalPrivateIPAddress, site.terminalReachable
+		host, hostKey, src, deps = site.TerminalPublicIP, site.TerminalHostKey, site.TerminalPrivateIPAddress, site.terminalReachable
 	}
 	dst := peer.VpnPrivateIPAddress
 	if peer.HasTerminal {
@@ -269,9 +392,14 @@ func (a LinkArgs) check(ctx *pulumi.Context, name string, link *Link, i int, rea
 	}
 	deps = append(append(append([]pulumi.Resource{}, deps...), ready...), link.Setups[0], link.Setups[1])
 	return remote.NewCommand(ctx, fmt.Sprintf("%s-%s-check", name, site.Name), &remote.CommandArgs{
-		Connection: a.connection(host),
-		Create:     pulumi.String(openvpn.Command("check", script)),
-		// Re-check whenever either end is set up anew or reconfigured.
-		Triggers: pulumi.Array{link.Setups[0].ID(), link.Setups[1].ID(), link.Configs[0], link.Configs[1]},
+		Connection: a.connection(host, hostKey),
+		// Re-check (an update: create runs again) whenever either end is
+		// reconfigured: the command names a digest of both configurations.
+		Create: pulumi.All(link.Configs[0], link.Configs[1]).ApplyT(func(c []any) string {
+			sum := sha256.Sum256([]byte(fmt.Sprint(c...)))
+			return openvpn.Command("check", fmt.Sprintf("# configurations %x\n%s", sum[:8], script))
+		}).(pulumi.StringOutput),
+		// Check anew when either end is set up anew (a replaced setup).
+		Triggers: pulumi.Array{link.Setups[0].ID(), link.Setups[1].ID()},
 	}, pulumi.Parent(link), pulumi.DependsOn(deps))
 }

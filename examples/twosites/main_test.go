@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 	"github.com/vpclink/pulumi-vpc-openvpn/components/sshkey"
 	"github.com/vpclink/pulumi-vpc-openvpn/components/topology"
 )
@@ -29,8 +32,28 @@ type mocks struct {
 	regs  []registration
 	calls []string
 	eips  int
-	// staticKeyHex is what the static key's RandomBytes returns.
+	// staticKeyHex is what the static key's RandomPassword returns.
 	staticKeyHex string
+	// sshPrivateKey is the operator's key the program is given.
+	sshPrivateKey string
+}
+
+// collectStrings appends every string inside v (secrets unwrapped).
+func collectStrings(v resource.PropertyValue, out *[]string) {
+	switch {
+	case v.IsSecret():
+		collectStrings(v.SecretValue().Element, out)
+	case v.IsString():
+		*out = append(*out, v.StringValue())
+	case v.IsArray():
+		for _, e := range v.ArrayValue() {
+			collectStrings(e, out)
+		}
+	case v.IsObject():
+		for _, e := range v.ObjectValue() {
+			collectStrings(e, out)
+		}
+	}
 }
 
 func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -47,12 +70,29 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		if _, ok := outs["privateIp"]; !ok {
 			outs["privateIp"] = resource.NewStringProperty("10.99.0.10")
 		}
-	case "random:index/randomBytes:RandomBytes":
-		outs["hex"] = resource.NewStringProperty(m.staticKeyHex)
+	case "random:index/randomPassword:RandomPassword":
+		// The static key, or another secret (host key seeds) of its length.
+		n := int(args.Inputs["length"].NumberValue())
+		if n == len(m.staticKeyHex) {
+			outs["result"] = resource.NewStringProperty(m.staticKeyHex)
+		} else {
+			sum := sha256.Sum256([]byte(args.Name))
+			outs["result"] = resource.NewStringProperty(strings.Repeat(hex.EncodeToString(sum[:]), n/64+1)[:n])
+		}
 	case "aws:ec2/keyPair:KeyPair":
 		outs["keyName"] = resource.NewStringProperty(args.Name)
 	case "command:remote:Command":
 		outs["stdout"] = resource.NewStringProperty("ok " + args.Name)
+		if strings.HasSuffix(args.Name, "-identity") {
+			// A TLS identity step prints its certificate's fingerprint.
+			sum := sha256.Sum256([]byte(args.Name))
+			fp := strings.ToUpper(hex.EncodeToString(sum[:]))
+			var parts []string
+			for i := 0; i < len(fp); i += 2 {
+				parts = append(parts, fp[i:i+2])
+			}
+			outs["stdout"] = resource.NewStringProperty(strings.Join(parts, ":"))
+		}
 		outs["stderr"] = resource.NewStringProperty("")
 	}
 	return args.Name + "_id", outs, nil
@@ -107,7 +147,7 @@ func evaluate(t *testing.T) (*mocks, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &mocks{staticKeyHex: testStaticKeyHex()}
+	m := &mocks{staticKeyHex: testStaticKeyHex(), sshPrivateKey: pair.PrivateKeyPEM}
 	err = pulumi.RunErr(program,
 		pulumi.WithMocks(project, "test", m),
 		withConfig(map[string]string{
@@ -129,18 +169,18 @@ func TestProgram(t *testing.T) {
 		count[r.typ]++
 	}
 	for typ, want := range map[string]int{
-		"vpclink:index:Site":                      2,
-		"vpclink:index:Link":                      1,
-		"pulumi:providers:aws":                    2,
-		"aws:ec2/vpc:Vpc":                         2,
-		"aws:ec2/routeTable:RouteTable":           2,
-		"aws:ec2/instance:Instance":               4,
-		"aws:ec2/eip:Eip":                         4,
-		"command:remote:Command":                  4,
-		"random:index/randomBytes:RandomBytes":    1,
-		"aws:ec2/keyPair:KeyPair":                 2,
-		"aws:ec2/subnet:Subnet":                   4,
-		"aws:ec2/internetGateway:InternetGateway": 2,
+		"vpclink:index:Site":                         2,
+		"vpclink:index:Link":                         1,
+		"pulumi:providers:aws":                       2,
+		"aws:ec2/vpc:Vpc":                            2,
+		"aws:ec2/routeTable:RouteTable":              2,
+		"aws:ec2/instance:Instance":                  4,
+		"aws:ec2/eip:Eip":                            4,
+		"command:remote:Command":                     6, // TLS: identity, setup, check per end
+		"random:index/randomPassword:RandomPassword": 5, // the static key, four host key seeds
+		"aws:ec2/keyPair:KeyPair":                    2,
+		"aws:ec2/subnet:Subnet":                      4,
+		"aws:ec2/internetGateway:InternetGateway":    2,
 	} {
 		if count[typ] != want {
 			t.Errorf("%d %s registered, want %d", count[typ], typ, want)
@@ -177,23 +217,42 @@ func TestProgram(t *testing.T) {
 		}
 	}
 
-	// The static key and the SSH private key stay off every command line.
-	key := m.staticKeyHex
+	// The static key and the SSH private key stay off every command line:
+	// no line of the key file (32 hex characters each), nor the whole hex,
+	// nor a line of the private key's body in any command or connection.
+	keyFile, err := openvpn.FormatStaticKey(m.staticKeyHex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fragments := []string{m.staticKeyHex}
+	for _, l := range strings.Split(keyFile, "\n") {
+		if len(l) == 32 {
+			fragments = append(fragments, l)
+		}
+	}
+	for _, l := range strings.Split(m.sshPrivateKey, "\n") {
+		if len(l) >= 32 && !strings.HasPrefix(l, "-----") {
+			fragments = append(fragments, l)
+		}
+	}
+	if len(fragments) < 1+16+1 {
+		t.Fatalf("only %d key fragments to look for", len(fragments))
+	}
+	var commands int
 	for _, r := range regs {
 		if r.typ != "command:remote:Command" {
 			continue
 		}
-		for _, field := range []resource.PropertyKey{"create", "update", "delete"} {
-			v := r.inputs[field]
-			for v.IsSecret() {
-				v = v.SecretValue().Element
-			}
-			if !v.IsString() {
-				continue
-			}
-			s := v.StringValue()
-			if strings.Contains(s, key[:64]) || strings.Contains(s, "PRIVATE KEY") {
-				t.Errorf("%s.%s holds key material (not shown)", r.name, field)
+		commands++
+		for _, field := range []resource.PropertyKey{"create", "update", "delete", "connection"} {
+			var texts []string
+			collectStrings(r.inputs[field], &texts)
+			for _, s := range texts {
+				for _, f := range fragments {
+					if strings.Contains(s, f) && !(field == "connection" && strings.Contains(m.sshPrivateKey, s)) {
+						t.Errorf("%s.%s holds key material (not shown)", r.name, field)
+					}
+				}
 			}
 		}
 		if strings.HasSuffix(r.name, "-setup") {
@@ -202,6 +261,9 @@ func TestProgram(t *testing.T) {
 				t.Errorf("%s: stdin (the static key) is not secret", r.name)
 			}
 		}
+	}
+	if commands == 0 {
+		t.Error("no commands to check")
 	}
 
 	for _, want := range []string{"aws:ec2/getInstanceType:getInstanceType", "aws:ec2/getAmi:getAmi"} {
