@@ -1,4 +1,4 @@
-package lab
+package checks
 
 import (
 	"fmt"
@@ -6,13 +6,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/world"
 )
 
 // TCPProbe connects from one of the lab's internet hosts ("op" for the
 // operator, "x" for the stranger) to ip:port; nil means it connected.
-func TCPProbe(opts Options, from, ip string, port int) error {
-	opts = opts.withDefaults()
-	conn, err := dialIn(opts.ns(from), fmt.Sprintf("%s:%d", ip, port), 2*time.Second)
+func TCPProbe(w *world.World, from, ip string, port int) error {
+	conn, err := world.DialIn(w.NS(from), fmt.Sprintf("%s:%d", ip, port), 2*time.Second)
 	if err != nil {
 		return err
 	}
@@ -25,45 +26,51 @@ const probePayload = "vpclink-lab-probe1"
 
 var packetsRe = regexp.MustCompile(`comment "([^"]+)".*|packets (\d+)`)
 
+// Sender is where a probe comes from: a host of the lab, or one of the
+// lab's internet hosts by name ("x" the stranger, "op" the operator).
+type Sender struct {
+	Host     *world.Host
+	Internet string
+}
+
 // UDPProbe sends three datagrams to target's public IP and port from each
-// sender (a label -> "x"/"op" or a host name) and returns, per label, how
-// many arrived at target's IP stack, counted by an nft rule inside target
-// that sits behind the emulated security group.
-func UDPProbe(opts Options, target *Host, port int, senders map[string]string, s *State) (map[string]int, error) {
-	opts = opts.withDefaults()
+// sender (by label) and returns, per label, how many arrived at target's IP
+// stack, counted by an nft rule inside target that sits behind the
+// emulated security group.
+func UDPProbe(w *world.World, target *world.Host, port int, senders map[string]Sender) (map[string]int, error) {
 	var rules strings.Builder
 	rules.WriteString("table inet vpclab_probe {\n  chain input {\n    type filter hook input priority -400; policy accept;\n")
 	sourceOf := map[string]string{}
 	for label, from := range senders {
-		src := map[string]string{"x": StrangerIP, "op": OperatorIP}[from]
-		if h := s.Host(from); h != nil {
-			src = h.PublicIP
+		src := map[string]string{"x": world.StrangerIP, "op": world.OperatorIP}[from.Internet]
+		if from.Host != nil {
+			src = from.Host.PublicIP
 		}
 		if src == "" {
-			return nil, fmt.Errorf("probe sender %q unknown", from)
+			return nil, fmt.Errorf("probe sender %q unknown", label)
 		}
 		sourceOf[label] = src
 		fmt.Fprintf(&rules, "    ip saddr %s udp dport %d udp length 26 counter comment %q\n", src, port, label)
 	}
 	rules.WriteString("  }\n}\n")
-	if _, err := runIn([]byte(rules.String()), "ip", "netns", "exec", target.NetNS, "nft", "-f", "-"); err != nil {
+	if _, err := world.RunIn([]byte(rules.String()), "ip", "netns", "exec", target.NetNS, "nft", "-f", "-"); err != nil {
 		return nil, err
 	}
-	defer run("ip", "netns", "exec", target.NetNS, "nft", "delete", "table", "inet", "vpclab_probe")
+	defer world.Run("ip", "netns", "exec", target.NetNS, "nft", "delete", "table", "inet", "vpclab_probe")
 	send := fmt.Sprintf("for i in 1 2 3; do printf %s > /dev/udp/%s/%d; sleep 0.1; done", probePayload, target.PublicIP, port)
 	for _, from := range senders {
 		var err error
-		if h := s.Host(from); h != nil {
-			_, err = hostExec(h, "bash", "-c", send)
+		if from.Host != nil {
+			_, err = from.Host.Exec("bash", "-c", send)
 		} else {
-			_, err = run("ip", "netns", "exec", opts.ns(from), "bash", "-c", send)
+			_, err = world.Run("ip", "netns", "exec", w.NS(from.Internet), "bash", "-c", send)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	time.Sleep(500 * time.Millisecond)
-	out, err := run("ip", "netns", "exec", target.NetNS, "nft", "list", "table", "inet", "vpclab_probe")
+	out, err := world.Run("ip", "netns", "exec", target.NetNS, "nft", "list", "table", "inet", "vpclab_probe")
 	if err != nil {
 		return nil, err
 	}
@@ -87,12 +94,11 @@ func UDPProbe(opts Options, target *Host, port int, senders map[string]string, s
 
 // InternetLoss drops percent of the frames crossing the emulated internet
 // (0 removes the loss). Delay cannot be emulated here: no netem.
-func InternetLoss(opts Options, percent int) error {
-	opts = opts.withDefaults()
-	rules := "table bridge vpclab_loss\ndelete table bridge vpclab_loss\n"
+func InternetLoss(w *world.World, percent int) error {
+	rules := "table bridge vpclab_loss {}\ndelete table bridge vpclab_loss\n"
 	if percent > 0 {
 		rules += fmt.Sprintf("table bridge vpclab_loss {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n    meta protocol ip numgen random mod 100 < %d counter drop\n  }\n}\n", percent)
 	}
-	_, err := runIn([]byte(rules), "ip", "netns", "exec", opts.ns("inet"), "nft", "-f", "-")
+	_, err := world.RunIn([]byte(rules), "ip", "netns", "exec", w.NS("inet"), "nft", "-f", "-")
 	return err
 }

@@ -1,15 +1,18 @@
-package lab
+package checks
 
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/world"
 )
 
 // Probe is one of the walk-through's checks between two terminals.
 type Probe struct {
-	From, To *Host
+	From, To *world.Host
 	// PingOK tells whether `ping` got replies; PingSummary is its result line.
 	PingOK      bool
 	PingSummary string
@@ -25,8 +28,8 @@ func (p Probe) OK() bool {
 
 // Ping pings dst from host h (3 packets) and returns whether any reply came
 // and ping's summary line.
-func Ping(h *Host, dst string) (bool, string) {
-	out, err := hostExec(h, "ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", dst)
+func Ping(h *world.Host, dst string) (bool, string) {
+	out, err := h.Exec("ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", dst)
 	summary := ""
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, "packets transmitted") {
@@ -41,8 +44,8 @@ func Ping(h *Host, dst string) (bool, string) {
 // probe past the destination's distance arrive at once, and Linux answers
 // at most 6 port-unreachables per peer in a burst, then one a second: a
 // second traceroute within seconds shows only stars for the last hop.
-func Traceroute(h *Host, dst string) ([]string, error) {
-	out, err := hostExec(h, "traceroute", "-n", "-N", "1", "-q", "1", "-w", "2", "-m", "8", dst)
+func Traceroute(h *world.Host, dst string) ([]string, error) {
+	out, err := h.Exec("traceroute", "-n", "-N", "1", "-q", "1", "-w", "2", "-m", "8", dst)
 	if err != nil {
 		return nil, err
 	}
@@ -56,21 +59,77 @@ func Traceroute(h *Host, dst string) ([]string, error) {
 	return hops, nil
 }
 
-// Check runs the walk-through's checks on a lab that is up: for each link
-// whose sites have terminals, ping and traceroute both ways.
-func Check(s *State) ([]Probe, error) {
-	var probes []Probe
-	for _, link := range s.Links {
-		for end := 0; end < 2; end++ {
-			vpn, peerVPN := s.Host(link.Ends[end]), s.Host(link.Ends[1-end])
-			if vpn == nil || peerVPN == nil {
-				return nil, fmt.Errorf("link %s: an end was never configured", link.Name)
+// Link is one link of the deployed stack, as the lab sees it.
+type Link struct {
+	Name string
+	// VPN are the two ends' VPN instances; Terminals their sites' terminals
+	// (nil for a site without one). TunnelIPs are the ends' tunnel addresses.
+	VPN, Terminals [2]*world.Host
+	TunnelIPs      [2]string
+	Port           int
+}
+
+// Links reads the links from the stack outputs (`pulumi stack output
+// --json`) and finds their hosts in the world by private address.
+func Links(m *world.Model, outputs map[string]any) ([]Link, error) {
+	sites, _ := outputs["sites"].(map[string]any)
+	links, _ := outputs["links"].(map[string]any)
+	if sites == nil || links == nil {
+		return nil, fmt.Errorf("stack outputs have no sites or links (was `up` run?)")
+	}
+	host := func(ip any) *world.Host {
+		s, _ := ip.(string)
+		for _, inst := range m.Instances {
+			if inst.IP == s && s != "" {
+				h := inst.Host
+				h.PublicIP = m.PublicIPOf(inst)
+				return &h
 			}
-			from, to := s.Terminal(vpn), s.Terminal(peerVPN)
+		}
+		return nil
+	}
+	var out []Link
+	names := make([]string, 0, len(links))
+	for n := range links {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		l, _ := links[n].(map[string]any)
+		ends, _ := l["sites"].([]any)
+		tun, _ := l["tunnelAddresses"].([]any)
+		port, _ := l["port"].(float64)
+		if len(ends) != 2 || len(tun) != 2 {
+			return nil, fmt.Errorf("link %s: unexpected outputs %v", n, l)
+		}
+		link := Link{Name: n, Port: int(port)}
+		for i := range ends {
+			site, _ := sites[fmt.Sprint(ends[i])].(map[string]any)
+			if site == nil {
+				return nil, fmt.Errorf("link %s: no site %v in the outputs", n, ends[i])
+			}
+			link.VPN[i], link.Terminals[i] = host(site["vpnPrivateIp"]), host(site["terminalPrivateIp"])
+			link.TunnelIPs[i] = fmt.Sprint(tun[i])
+			if link.VPN[i] == nil {
+				return nil, fmt.Errorf("link %s: site %v has no VPN instance in the lab", n, ends[i])
+			}
+		}
+		out = append(out, link)
+	}
+	return out, nil
+}
+
+// Check runs the walk-through's checks: for each link whose sites have
+// terminals, ping and traceroute both ways.
+func Check(links []Link) ([]Probe, error) {
+	var probes []Probe
+	for _, link := range links {
+		for end := 0; end < 2; end++ {
+			from, to := link.Terminals[end], link.Terminals[1-end]
 			if from == nil || to == nil {
 				continue
 			}
-			p := Probe{From: from, To: to, WantHops: []string{vpn.PrivateIP, link.TunnelIPs[1-end], to.PrivateIP}}
+			p := Probe{From: from, To: to, WantHops: []string{link.VPN[end].PrivateIP, link.TunnelIPs[1-end], to.PrivateIP}}
 			p.PingOK, p.PingSummary = Ping(from, to.PrivateIP)
 			hops, err := Traceroute(from, to.PrivateIP)
 			if err != nil {
@@ -110,9 +169,9 @@ func orNone(s string) string {
 
 // TimeToFirstPing polls a one-packet ping from h to dst every 100 ms and
 // returns how long until the first reply, measured from since.
-func TimeToFirstPing(h *Host, dst string, since time.Time, limit time.Duration) (time.Duration, error) {
+func TimeToFirstPing(h *world.Host, dst string, since time.Time, limit time.Duration) (time.Duration, error) {
 	for time.Since(since) < limit {
-		if _, err := hostExec(h, "ping", "-n", "-c", "1", "-W", "1", dst); err == nil {
+		if _, err := h.Exec("ping", "-n", "-c", "1", "-W", "1", dst); err == nil {
 			return time.Since(since), nil
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -1,4 +1,4 @@
-package lab
+package world
 
 import (
 	"fmt"
@@ -6,14 +6,31 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/vpclink/pulumi-vpc-openvpn/internal/mockaws"
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/boot"
 )
 
-// hostSetup prepares an emulated instance inside its own mount namespace:
-// a fresh host key, the image's login user with passwordless sudo (as on a
-// cloud image) and the key pair the program gave the instance, then sshd.
-// It runs with the host's own view: /etc is an overlay, /run, /tmp and
-// /home are private, so nothing reaches the machine's real files.
+// Host is how the lab reaches one emulated instance's processes and files.
+type Host struct {
+	// Name is the instance's resource name, e.g. "a-vpn".
+	Name string `json:"name"`
+	// NetNS is its network namespace; MountNS the file of its mount namespace.
+	NetNS   string `json:"netns"`
+	MountNS string `json:"mountns"`
+	// Dir holds the host's private files (for a booted host, boot's state).
+	Dir string `json:"dir"`
+	// Booted is true for a container booting systemd; false for the
+	// lighter host that runs only sshd in the namespace.
+	Booted    bool   `json:"booted"`
+	PrivateIP string `json:"privateIp"`
+	// PublicIP is filled in by the lab's readers from the Elastic IPs.
+	PublicIP string `json:"-"`
+}
+
+// hostSetup prepares an emulated instance inside its own mount namespace,
+// as the image and cloud-init would: a fresh host key, the image's login
+// user with passwordless sudo and the instance's key pair, then sshd. /etc
+// is an overlay, /run, /tmp and /home are private: nothing reaches the
+// machine's real files.
 const hostSetup = `set -eu
 rm -f /etc/ssh/ssh_host_*
 ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
@@ -30,7 +47,7 @@ printf '%s\n' "$AUTHORIZED_KEY" >"$home/.ssh/authorized_keys"
 chown -R "$LOGIN:" "$home/.ssh"
 chmod 700 "$home/.ssh"
 chmod 600 "$home/.ssh/authorized_keys"
-cat >/etc/ssh/sshd_config <<'EOF'
+cat >/etc/ssh/sshd_config <<'EOF2'
 Port 22
 HostKey /etc/ssh/ssh_host_ed25519_key
 PermitRootLogin no
@@ -40,113 +57,82 @@ KbdInteractiveAuthentication no
 UsePAM no
 PidFile /run/sshd.pid
 Subsystem sftp internal-sftp
-EOF
+EOF2
 mkdir -p /run/sshd
 chmod 0755 /run/sshd
-/usr/sbin/sshd -f /etc/ssh/sshd_config -E /run/sshd.log
+setsid /usr/sbin/sshd -f /etc/ssh/sshd_config -E /run/sshd.log
 `
 
-func (l *lab) addInstance(r *mockaws.Registration) error {
-	subnetID, ip := r.Input("subnetId"), r.Input("privateIp")
-	l.mu.Lock()
-	sn := l.subnets[subnetID]
-	var v *vpc
-	if sn != nil {
-		v = l.vpcs[sn.vpcID]
-	}
-	l.ports++
-	port := fmt.Sprintf("h%d", l.ports)
-	authorized := l.keys[r.Input("keyName")]
-	l.mu.Unlock()
-	if v == nil {
-		return fmt.Errorf("lab: instance %s: unknown subnet %s", r.Name, subnetID)
-	}
-	if authorized == "" {
-		return fmt.Errorf("lab: instance %s: unknown key pair %q", r.Name, r.Input("keyName"))
-	}
-	inst := &instance{
-		id: r.ID, name: r.Name, ns: l.opts.ns(r.Name), subnetID: subnetID, ip: ip, port: port,
-		eni: r.Outputs["primaryNetworkInterfaceId"].StringValue(),
-		// AWS's default is on; only an explicit false turns it off.
-		srcDstCheck: r.Input("sourceDestCheck") != "false",
-		groups:      r.InputList("vpcSecurityGroupIds"),
-	}
-	for _, name := range l.opts.SourceDestCheckOn {
-		if name == r.Name {
-			inst.srcDstCheck = true
-		}
-	}
-
+// plugInstance creates the instance's namespace and its interface on the
+// VPC bridge, with its fixed address and the subnet's gateway as default
+// route, and records its MAC and switch port.
+func (w *World) plugInstance(inst *Instance, s *Subnet, v *VPC) error {
 	var m must
-	m.run("ip", "netns", "add", inst.ns)
-	m.run("ip", "-n", inst.ns, "link", "set", "lo", "up")
-	m.run("ip", "link", "add", "eth0", "netns", inst.ns, "type", "veth", "peer", "name", port, "netns", v.ns)
-	m.run("ip", "-n", v.ns, "link", "set", port, "master", bridgeName, "up")
-	m.run("ip", "netns", "exec", inst.ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1")
-	m.run("ip", "-n", inst.ns, "addr", "add", fmt.Sprintf("%s/%d", ip, sn.bits), "dev", "eth0")
-	m.run("ip", "-n", inst.ns, "link", "set", "eth0", "up")
-	m.run("ip", "-n", inst.ns, "route", "add", "default", "via", sn.gateway)
-	inst.mac = strings.TrimSpace(m.run("ip", "netns", "exec", inst.ns, "cat", "/sys/class/net/eth0/address"))
-	m.run("bridge", "-n", v.ns, "fdb", "replace", inst.mac, "dev", port, "master", "static")
+	m.run("ip", "netns", "add", inst.Host.NetNS)
+	m.run("ip", "-n", inst.Host.NetNS, "link", "set", "lo", "up")
+	m.run("ip", "link", "add", "eth0", "netns", inst.Host.NetNS, "type", "veth", "peer", "name", inst.Port, "netns", v.NS)
+	m.run("ip", "-n", v.NS, "link", "set", inst.Port, "master", bridgeName, "up")
+	m.run("ip", "netns", "exec", inst.Host.NetNS, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1")
+	m.run("ip", "-n", inst.Host.NetNS, "addr", "add", fmt.Sprintf("%s/%d", inst.IP, s.Bits), "dev", "eth0")
+	m.run("ip", "-n", inst.Host.NetNS, "link", "set", "eth0", "up")
+	m.run("ip", "-n", inst.Host.NetNS, "route", "add", "default", "via", s.Gateway)
+	mac := strings.TrimSpace(m.run("ip", "netns", "exec", inst.Host.NetNS, "cat", "/sys/class/net/eth0/address"))
+	m.run("bridge", "-n", v.NS, "fdb", "replace", mac, "dev", inst.Port, "master", "static")
 	if m.err != nil {
 		return m.err
 	}
+	inst.MAC = mac
+	return nil
+}
 
-	// The host's own view of the filesystem.
-	root := filepath.Join(l.opts.StateDir, "hosts", r.Name)
+// startHost gives the instance its own view of the file system and starts
+// sshd for login with the authorized key.
+func (w *World) startHost(h *Host, login, authorized string) error {
 	for _, d := range []string{"upper", "work"} {
 		// The overlay's root takes the upper directory's mode: /etc is 0755.
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(h.Dir, d), 0o755); err != nil {
 			return err
 		}
 	}
-	mountNS := filepath.Join(l.opts.StateDir, "mnt", r.Name)
-	if err := os.WriteFile(mountNS, nil, 0o600); err != nil {
+	if err := os.WriteFile(h.MountNS, nil, 0o600); err != nil {
 		return err
 	}
 	mounts := fmt.Sprintf("mount -t overlay overlay -o lowerdir=/etc,upperdir=%s,workdir=%s /etc && "+
 		"mount -t tmpfs -o mode=0755 tmpfs /run && mount -t tmpfs -o mode=1777 tmpfs /tmp && "+
 		"mount -t tmpfs -o mode=0755 tmpfs /home",
-		filepath.Join(root, "upper"), filepath.Join(root, "work"))
-	if l.opts.StubSystemd {
-		// The host "runs systemd": the marker the script tests, and the stub
-		// commands first on its PATH.
-		sbin := filepath.Join(root, "sbin")
-		if err := writeSystemdStub(sbin); err != nil {
-			return err
-		}
-		// Bind before /run is replaced: the stub lives under the state dir.
-		mounts = fmt.Sprintf("mount --bind %s /usr/local/sbin && ", sbin) + mounts + " && mkdir -p /run/systemd/system"
+		filepath.Join(h.Dir, "upper"), filepath.Join(h.Dir, "work"))
+	if _, err := run("unshare", "--mount="+h.MountNS, "--propagation", "private", "--", "sh", "-c", mounts); err != nil {
+		return err
 	}
-	m.run("unshare", "--mount="+mountNS, "--propagation", "private", "--", "sh", "-c", mounts)
-	host := &Host{Name: r.Name, NetNS: inst.ns, MountNS: mountNS, VPC: v.name, PrivateIP: ip}
-	if m.err == nil {
-		_, m.err = hostExecEnv(host, []string{"LOGIN=" + l.loginUser, "AUTHORIZED_KEY=" + authorized}, "bash", "-c", hostSetup)
-	}
-	if m.err != nil {
-		return fmt.Errorf("lab: instance %s: %w", r.Name, m.err)
-	}
-	inst.host = host
-
-	l.mu.Lock()
-	l.instances[inst.id] = inst
-	l.state.Hosts = append(l.state.Hosts, host)
-	l.touched()
-	l.mu.Unlock()
-	l.logf("instance %s: %s in %s (namespace %s, source/dest check %v), sshd for %q", r.Name, ip, sn.cidr, inst.ns, inst.srcDstCheck, l.loginUser)
-	return l.apply()
+	_, err := h.ExecEnv([]string{"LOGIN=" + login, "AUTHORIZED_KEY=" + authorized}, "bash", "-c", hostSetup)
+	return err
 }
 
-// hostExec runs a command inside a host: its network and mount namespaces,
-// as root, the way an operator's `sudo` on the instance would.
-func hostExec(h *Host, args ...string) (string, error) {
-	return hostExecEnv(h, nil, args...)
+// stopHost stops every process of the host, by PID, and releases its
+// mount namespace. The network namespace stays (a stopped instance keeps
+// its interface).
+func (w *World) stopHost(h *Host) error {
+	if h.Booted {
+		return boot.Stop(h.Dir)
+	}
+	err := killIn(h.NetNS)
+	if h.MountNS != "" {
+		run("umount", h.MountNS)
+		os.Remove(h.MountNS)
+	}
+	os.RemoveAll(filepath.Join(h.Dir, "work"))
+	return err
 }
 
-func hostExecEnv(h *Host, env []string, args ...string) (string, error) {
+// Exec runs a command inside the host, as root, the way an operator's
+// `sudo` on the instance would; it returns the combined output.
+func (h *Host) Exec(args ...string) (string, error) { return h.ExecEnv(nil, args...) }
+
+// ExecEnv is Exec with extra environment variables.
+func (h *Host) ExecEnv(env []string, args ...string) (string, error) {
+	if h.Booted {
+		return boot.Exec(h.Dir, append(append([]string{"env"}, env...), args...)...)
+	}
 	full := append([]string{"nsenter", "--mount=" + h.MountNS, "--net=/run/netns/" + h.NetNS, "--", "env"}, env...)
 	return run(append(full, args...)...)
 }
-
-// HostExec runs a command inside a host of a lab that is up.
-func HostExec(h *Host, args ...string) (string, error) { return hostExec(h, args...) }

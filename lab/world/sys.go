@@ -1,4 +1,4 @@
-package lab
+package world
 
 import (
 	"bytes"
@@ -78,4 +78,16 @@ func dialIn(netns, addr string, timeout time.Duration) (net.Conn, error) {
 	}
 	runtime.UnlockOSThread()
 	return conn, dialErr
+}
+
+// Run executes a command and returns its combined output; the error carries
+// the command line and the output.
+func Run(args ...string) (string, error) { return run(args...) }
+
+// RunIn is Run with standard input.
+func RunIn(stdin []byte, args ...string) (string, error) { return runIn(stdin, args...) }
+
+// DialIn opens a TCP connection from inside a network namespace.
+func DialIn(netns, addr string, timeout time.Duration) (net.Conn, error) {
+	return dialIn(netns, addr, timeout)
 }

@@ -1,0 +1,226 @@
+package driver
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/checks"
+)
+
+const usage = `usage: lab up|check|down|bench|pulumi [flags] [-- PULUMI ARGS...]
+
+  up      build the emulated regions, run ` + "`pulumi up`" + ` of the program against
+          them with the real Pulumi CLI, then the walk-through checks
+  check   ping and traceroute between the terminals, as the walk-through does
+  pulumi  run any pulumi command on the lab's stack:  lab pulumi -- stack output
+  down    remove every host, namespace, mount, file and process of the lab
+          (works whatever state the stack is in)
+  faults  on a lab that is up (reference topology): cut the internet path,
+          20% loss, reboot a VPN instance, replace the peer (new EIP),
+          interrupt an up, two ups at once; print recovery per fault
+  bench   repeat up/measure/down and print timings
+
+flags (every verb):
+  -stack FILE   stack file to deploy (default Pulumi.dev.yaml)
+  -prefix NAME  namespace prefix, so several labs can coexist (default vlab)
+  -runs N       bench only: number of runs (default 3)
+
+Needs root. Installs missing Debian packages; finds the Pulumi CLI, its Go
+language host and the command and random plugins on PATH or in
+/opt/pulumi-toolchain/bin, and builds them there when missing.
+`
+
+// Main is the lab's command line.
+func Main(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	verb := args[0]
+	fs := flag.NewFlagSet("lab "+verb, flag.ContinueOnError)
+	stack := fs.String("stack", "Pulumi.dev.yaml", "stack file")
+	prefix := fs.String("prefix", "vlab", "namespace prefix")
+	runs := fs.Int("runs", 3, "bench runs")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fail := func(err error) int {
+		fmt.Fprintf(os.Stderr, "lab %s: %v\n", verb, err)
+		return 1
+	}
+	stackFile, err := filepath.Abs(*stack)
+	if err != nil {
+		return fail(err)
+	}
+	switch verb {
+	case "up":
+		l, err := Open(Options{Prefix: *prefix, StackFile: stackFile})
+		if err != nil {
+			return fail(err)
+		}
+		start := time.Now()
+		if _, err := l.Up(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "lab up: %v\nThe lab is left as it is for inspection; `scripts/lab down -prefix %s` removes it.\n", err, *prefix)
+			return 1
+		}
+		fmt.Printf("lab up: %.1fs wall time (pulumi up included)\n\n", time.Since(start).Seconds())
+		return report(ctx, l, os.Stdout)
+	case "check":
+		l, err := Load(*prefix, os.Stdout)
+		if err != nil {
+			return fail(err)
+		}
+		return report(ctx, l, os.Stdout)
+	case "pulumi":
+		l, err := Load(*prefix, io.Discard)
+		if err != nil {
+			return fail(err)
+		}
+		cmd := l.Command(ctx, fs.Args()...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			if ee, ok := err.(interface{ ExitCode() int }); ok && ee.ExitCode() > 0 {
+				return ee.ExitCode()
+			}
+			return fail(err)
+		}
+		return 0
+	case "down":
+		l, err := Open(Options{Prefix: *prefix, Repo: "-"})
+		if err != nil {
+			return fail(err)
+		}
+		if err := l.Down(); err != nil {
+			return fail(err)
+		}
+		fmt.Printf("lab %s: down, nothing left\n", *prefix)
+		return 0
+	case "faults":
+		l, err := Load(*prefix, os.Stdout)
+		if err != nil {
+			return fail(err)
+		}
+		results, err := l.Faults(ctx, os.Stdout)
+		fmt.Println()
+		FaultTable(os.Stdout, results)
+		if err != nil {
+			return fail(err)
+		}
+		for _, r := range results {
+			if !r.Recovered {
+				return 1
+			}
+		}
+		return 0
+	case "bench":
+		if err := Bench(ctx, Options{Prefix: *prefix, StackFile: stackFile}, *runs, os.Stdout); err != nil {
+			return fail(err)
+		}
+		return 0
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return 2
+}
+
+// Probes runs the walk-through checks of a lab that is up.
+func (l *Lab) Probes(ctx context.Context) ([]checks.Probe, []checks.Link, error) {
+	outs, err := l.Outputs(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := l.World.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	links, err := checks.Links(m, outs)
+	if err != nil {
+		return nil, nil, err
+	}
+	probes, err := checks.Check(links)
+	return probes, links, err
+}
+
+func report(ctx context.Context, l *Lab, w io.Writer) int {
+	probes, _, err := l.Probes(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lab check: %v\n", err)
+		return 1
+	}
+	if len(probes) == 0 {
+		fmt.Fprintln(w, "no link joins two sites with terminals: nothing to check")
+		return 0
+	}
+	if failed := checks.Report(w, probes); failed > 0 {
+		fmt.Fprintf(w, "\n%d of %d checks FAILED\n", failed, len(probes))
+		return 1
+	}
+	fmt.Fprintf(w, "\nall %d checks match the walk-through\n", len(probes))
+	return 0
+}
+
+// Bench runs up/measure/down several times without the program's own ping
+// check and prints the wall times and the time from the end of `up` to the
+// first cross-site reply.
+func Bench(ctx context.Context, o Options, runs int, w io.Writer) error {
+	o.Log = io.Discard
+	var ups, firsts []float64
+	for i := 1; i <= runs; i++ {
+		l, err := Open(o)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		_, err = l.Up(ctx, "--config", "vpclink:postDeployCheck=false")
+		wall := time.Since(start)
+		if err != nil {
+			l.Down()
+			return err
+		}
+		var first time.Duration
+		_, links, err := l.Probes(ctx)
+		if err == nil && len(links) > 0 && links[0].Terminals[0] != nil && links[0].Terminals[1] != nil {
+			first, err = checks.TimeToFirstPing(links[0].Terminals[0], links[0].Terminals[1].PrivateIP, time.Now(), time.Minute)
+		}
+		if derr := l.Down(); derr != nil {
+			return derr
+		}
+		if err != nil {
+			return err
+		}
+		ups, firsts = append(ups, wall.Seconds()), append(firsts, first.Seconds()*1000)
+		fmt.Fprintf(w, "run %d: up %.2f s, end of up -> first cross ping %.0f ms\n", i, wall.Seconds(), first.Seconds()*1000)
+	}
+	fmt.Fprintf(w, "median of %d: up %.2f s, end of up -> first cross ping %.0f ms\n", runs, Median(ups), Median(firsts))
+	return nil
+}
+
+// Median of v (0 when empty).
+func Median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	if len(s) == 0 {
+		return 0
+	}
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+var _ = strings.TrimSpace

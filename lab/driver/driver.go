@@ -1,0 +1,367 @@
+// Package driver runs the real Pulumi CLI (engine, Go language host, the
+// real command and random provider plugins) on the project's own program
+// against the lab's emulated AWS: the lab's pulumi-resource-aws comes first
+// on the PATH, the backend is a file backend under the lab's state
+// directory, secrets use a passphrase kept there, and the CLI runs inside
+// the operator's namespace on the emulated internet, so remote.Command
+// reaches the instances' Elastic IPs over real SSH, as from a laptop.
+package driver
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/awsplugin"
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/world"
+)
+
+// Lab is one lab: an emulated world and a stack of the program in it.
+type Lab struct {
+	World *world.World
+	// Repo is the project's directory (Pulumi.yaml, main.go).
+	Repo string
+	// StackFile is the stack configuration the lab deploys; Stack its name.
+	StackFile, Stack string
+	// Log receives the CLI's output and the lab's progress.
+	Log io.Writer
+	// Toolchain is the directory of pulumi, pulumi-language-go and the
+	// command and random plugins.
+	Toolchain string
+	opts      Options
+}
+
+// Options configure a lab.
+type Options struct {
+	// Prefix names every namespace of the lab (default vlab).
+	Prefix string
+	// Repo is the project directory (default: found from the working dir).
+	Repo string
+	// StackFile is the stack file to deploy (default Pulumi.dev.yaml).
+	StackFile string
+	// Log gets progress (default os.Stdout).
+	Log io.Writer
+	// Hosts is "booted" (default: instances boot systemd and cloud-init from
+	// the lab's Debian images) or "namespace" (sshd in a namespace, no init).
+	Hosts string
+	// Flavours pins the image of a region's instances (image.Trixie,
+	// image.Sid, image.TrixieNoOVPN); by default the stack's regions
+	// alternate between OpenVPN 2.6 (trixie) and 2.7 (sid), in site order.
+	Flavours map[string]string
+}
+
+// Open returns the lab of opts, up or not.
+func Open(o Options) (*Lab, error) {
+	if o.Prefix == "" {
+		o.Prefix = "vlab"
+	}
+	if o.Log == nil {
+		o.Log = os.Stdout
+	}
+	if o.Repo == "" {
+		var err error
+		if o.Repo, err = FindRepo(); err != nil {
+			return nil, err
+		}
+	}
+	if o.StackFile == "" {
+		o.StackFile = filepath.Join(o.Repo, "Pulumi.dev.yaml")
+	}
+	w, err := world.New(o.Prefix, "")
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Base(o.StackFile)
+	stack := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(base, "Pulumi."), ".yaml"), ".yml")
+	return &Lab{World: w, Repo: o.Repo, StackFile: o.StackFile, Stack: stack, Log: o.Log, opts: o}, nil
+}
+
+// FindRepo finds the project directory from the working directory up.
+func FindRepo() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "lab", "cmd", "pulumi-resource-aws")); err == nil {
+			if _, err := os.Stat(filepath.Join(d, "Pulumi.yaml")); err == nil {
+				return d, nil
+			}
+		}
+		if d == filepath.Dir(d) {
+			return "", fmt.Errorf("not inside the vpclink repository (no Pulumi.yaml and lab/ above %s)", dir)
+		}
+	}
+}
+
+func (l *Lab) logf(format string, args ...any) {
+	fmt.Fprintf(l.Log, "[lab] "+format+"\n", args...)
+}
+
+// Paths inside the lab's state directory.
+func (l *Lab) project() string    { return filepath.Join(l.World.Dir, "project") }
+func (l *Lab) bin() string        { return filepath.Join(l.World.Dir, "bin") }
+func (l *Lab) backend() string    { return filepath.Join(l.World.Dir, "backend") }
+func (l *Lab) home() string       { return filepath.Join(l.World.Dir, "pulumi-home") }
+func (l *Lab) passphrase() string { return filepath.Join(l.World.Dir, "passphrase") }
+
+// ConfigFile is the lab's copy of the stack configuration.
+func (l *Lab) ConfigFile() string {
+	return filepath.Join(l.project(), "Pulumi."+l.Stack+".yaml")
+}
+
+// BackendDir is the file backend's directory (state, history, backups).
+func (l *Lab) BackendDir() string { return l.backend() }
+
+// Up builds the world, deploys the stack with `pulumi up` and returns the
+// CLI's output. On failure the lab stays for inspection; Down removes it.
+func (l *Lab) Up(ctx context.Context, upArgs ...string) (string, error) {
+	if err := l.Prepare(ctx); err != nil {
+		return "", err
+	}
+	return l.Pulumi(ctx, append([]string{"up", "--yes", "--skip-preview"}, upArgs...)...)
+}
+
+// Prepare builds the world and initialises the stack, without deploying.
+func (l *Lab) Prepare(ctx context.Context) error {
+	if err := Preflight(l.Log); err != nil {
+		return err
+	}
+	tc, err := Toolchain(l.Repo, l.Log)
+	if err != nil {
+		return err
+	}
+	l.Toolchain = tc
+	start := time.Now()
+	if err := l.World.Base(); err != nil {
+		return fmt.Errorf("lab: base network: %w", err)
+	}
+	if err := l.buildPlugin(ctx); err != nil {
+		return err
+	}
+	// The language host lists the program's modules from inside the lab,
+	// which has no way out: have them all in the module cache first.
+	if out, err := exec.CommandContext(ctx, goBinary(), "mod", "download").CombinedOutput(); err != nil {
+		return fmt.Errorf("go mod download: %w\n%s", err, out)
+	}
+	if err := l.images(ctx); err != nil {
+		return err
+	}
+	if err := l.writeProject(); err != nil {
+		return err
+	}
+	for _, d := range []string{l.backend(), l.home()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	pass := make([]byte, 24)
+	rand.Read(pass)
+	if err := os.WriteFile(l.passphrase(), []byte(hex.EncodeToString(pass)), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(l.World.Dir, "lab.json"), l.describe(), 0o600); err != nil {
+		return err
+	}
+	if _, err := l.Pulumi(ctx, "stack", "init", l.Stack, "--secrets-provider", "passphrase", "--non-interactive"); err != nil {
+		return err
+	}
+	l.logf("stack %s ready in %.1fs (world %s, backend %s)", l.Stack, time.Since(start).Seconds(), l.World.Dir, l.backend())
+	return nil
+}
+
+type description struct {
+	Repo, StackFile, Stack, Toolchain string
+}
+
+func (l *Lab) describe() []byte {
+	b, _ := json.Marshal(description{l.Repo, l.StackFile, l.Stack, l.Toolchain})
+	return b
+}
+
+// Load returns the lab that is up under a prefix, as Up left it.
+func Load(prefix string, log io.Writer) (*Lab, error) {
+	l, err := Open(Options{Prefix: prefix, Log: log, Repo: "-"})
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(l.World.Dir, "lab.json"))
+	if err != nil {
+		return nil, fmt.Errorf("no lab %q is up (%v): run `scripts/lab up` first", prefix, err)
+	}
+	var d description
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, err
+	}
+	l.Repo, l.StackFile, l.Stack, l.Toolchain = d.Repo, d.StackFile, d.Stack, d.Toolchain
+	return l, nil
+}
+
+func (l *Lab) buildPlugin(ctx context.Context) error {
+	if err := os.MkdirAll(l.bin(), 0o755); err != nil {
+		return err
+	}
+	for _, c := range []string{"pulumi-resource-aws", "vpclab-repo"} {
+		cmd := exec.CommandContext(ctx, goBinary(), "build", "-o", filepath.Join(l.bin(), c), "./lab/cmd/"+c)
+		cmd.Dir = l.Repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("building %s: %w\n%s", c, err, out)
+		}
+	}
+	return nil
+}
+
+func goBinary() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
+}
+
+// writeProject makes the lab's project directory: the project's own
+// Pulumi.yaml with `main` pointing at the repository (so the language host
+// builds and runs the project's program) and the stack file, with SSH
+// admitted from the operator (`pulumi up` connects from there).
+func (l *Lab) writeProject() error {
+	if err := os.MkdirAll(l.project(), 0o700); err != nil {
+		return err
+	}
+	proj, err := os.ReadFile(filepath.Join(l.Repo, "Pulumi.yaml"))
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(proj, &doc); err != nil {
+		return fmt.Errorf("Pulumi.yaml: %w", err)
+	}
+	if _, ok := doc["main"]; ok {
+		return fmt.Errorf("Pulumi.yaml sets main: the lab cannot point it at the repository")
+	}
+	rel, err := filepath.Rel(l.project(), l.Repo)
+	if err != nil {
+		return err
+	}
+	proj = append(proj, []byte("\n# Added by the vpclink lab: the program is the repository's.\nmain: "+rel+"\n")...)
+	if err := os.WriteFile(filepath.Join(l.project(), "Pulumi.yaml"), proj, 0o600); err != nil {
+		return err
+	}
+	stack, err := os.ReadFile(l.StackFile)
+	if err != nil {
+		return err
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(stack, &cfg); err != nil {
+		return fmt.Errorf("%s: %w", l.StackFile, err)
+	}
+	values, _ := cfg["config"].(map[string]any)
+	if values == nil {
+		values = map[string]any{}
+	}
+	values["vpclink:sshAllowedCidrs"] = []string{world.OperatorIP + "/32"}
+	cfg["config"] = values
+	delete(cfg, "encryptionsalt")
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	l.logf("stack %s from %s: SSH admitted from the operator %s only", l.Stack, l.StackFile, world.OperatorIP)
+	return os.WriteFile(l.ConfigFile(), out, 0o600)
+}
+
+// Env is the environment of every pulumi command of the lab.
+func (l *Lab) Env() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k := kv[:strings.IndexByte(kv, '=')]
+		// Nothing of a real AWS or Pulumi account reaches the lab.
+		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "PULUMI_") || k == "PATH" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	path := strings.Join([]string{l.bin(), l.Toolchain, filepath.Dir(goBinary()), os.Getenv("PATH")}, ":")
+	return append(env,
+		"PATH="+path,
+		"PULUMI_HOME="+l.home(),
+		"PULUMI_BACKEND_URL=file://"+l.backend(),
+		"PULUMI_CONFIG_PASSPHRASE_FILE="+l.passphrase(),
+		"PULUMI_SKIP_UPDATE_CHECK=true",
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true",
+		"PULUMI_SUPPRESS_COPILOT_LINK=true",
+		"PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true",
+		awsplugin.EnvState+"="+l.World.Dir,
+		awsplugin.EnvPrefix+"="+l.World.Prefix,
+	)
+}
+
+// configFileCommands take --config-file.
+var configFileCommands = map[string]bool{"up": true, "preview": true, "destroy": true, "refresh": true, "config": true, "import": true}
+
+// Command returns a pulumi command of the lab, run in the operator's
+// namespace with the lab's environment, in the lab's project directory,
+// on the lab's stack.
+func (l *Lab) Command(ctx context.Context, args ...string) *exec.Cmd {
+	full := []string{"--net=/run/netns/" + l.World.NS("op"), "--", filepath.Join(l.Toolchain, "pulumi")}
+	full = append(full, args...)
+	if len(args) > 0 && args[0] != "stack" || len(args) > 1 && args[0] == "stack" && args[1] != "init" {
+		full = append(full, "--stack", l.Stack)
+	}
+	if len(args) > 0 && configFileCommands[args[0]] {
+		full = append(full, "--config-file", l.ConfigFile())
+	}
+	cmd := exec.CommandContext(ctx, "nsenter", full...)
+	cmd.Dir = l.project()
+	cmd.Env = l.Env()
+	return cmd
+}
+
+// Pulumi runs a pulumi command of the lab; its output goes to the lab's
+// log and is returned. The error names the command.
+func (l *Lab) Pulumi(ctx context.Context, args ...string) (string, error) {
+	var out bytes.Buffer
+	cmd := l.Command(ctx, args...)
+	cmd.Stdout = io.MultiWriter(&out, l.Log)
+	cmd.Stderr = cmd.Stdout
+	start := time.Now()
+	err := cmd.Run()
+	l.logf("pulumi %s: %.1fs", strings.Join(args, " "), time.Since(start).Seconds())
+	if err != nil {
+		return out.String(), fmt.Errorf("pulumi %s: %w", strings.Join(args, " "), err)
+	}
+	return out.String(), nil
+}
+
+// Outputs returns the stack outputs (secrets masked).
+func (l *Lab) Outputs(ctx context.Context) (map[string]any, error) {
+	var out bytes.Buffer
+	cmd := l.Command(ctx, "stack", "output", "--json")
+	cmd.Stdout = &out
+	cmd.Stderr = l.Log
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("pulumi stack output: %w", err)
+	}
+	var m map[string]any
+	return m, json.Unmarshal(out.Bytes(), &m)
+}
+
+// Down removes the whole lab: every host, namespace, mount and file,
+// including the stack's backend. It works whatever state the stack is in.
+func (l *Lab) Down() error {
+	err := l.World.Down()
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}

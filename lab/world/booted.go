@@ -1,0 +1,109 @@
+package world
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/boot"
+)
+
+// Booted hosts: an instance is a container booting real systemd and
+// cloud-init (systemd-nspawn) from one of the lab's Debian images, in the
+// instance's network namespace. cloud-init reads the user data the program
+// gave the instance (NoCloud); the instance's key pair arrives as the
+// meta-data's public-keys, for the image's default user, as EC2 does.
+
+// Images tells booted hosts which image each region runs: the driver
+// records, per region, the overlay lower dirs of its flavour.
+func (m *Model) SetImage(region, flavour string, lower []string) {
+	m.Extra["flavour:"+region] = flavour
+	m.Extra["lower:"+region] = strings.Join(lower, ":")
+}
+
+// Flavour is the image a region's instances boot ("" when hosts are not
+// booted: the lab then runs sshd in a namespace instead).
+func (m *Model) Flavour(region string) string { return m.Extra["flavour:"+region] }
+
+// defaultUserConfig makes the image's default user the AMI's login user
+// (Ubuntu's images: "ubuntu", passwordless sudo), as cloud.cfg of the AMI.
+const defaultUserConfig = `# vpclink lab: the emulated AMI's default user, given the key pair's key.
+system_info:
+  default_user:
+    name: %s
+    lock_passwd: true
+    gecos: Cloud image user
+    groups: [adm, sudo]
+    sudo: ["ALL=(ALL) NOPASSWD:ALL"]
+    shell: /bin/bash
+users: [default]
+`
+
+// aptSource is the emulated AMI's package mirror: the lab's repository on
+// the emulated internet (lab hosts never reach the real one).
+func aptSource() string {
+	return "deb [trusted=yes] http://" + RepoIP + "/ ./\n"
+}
+
+func (w *World) bootHost(m *Model, inst *Instance, userData, authorized string) error {
+	h := &inst.Host
+	lower := strings.Split(m.Extra["lower:"+inst.Region], ":")
+	upper := filepath.Join(h.Dir, "upper")
+	files := map[string]string{
+		"etc/cloud/cloud.cfg.d/90-vpclink-lab-user.cfg": fmt.Sprintf(defaultUserConfig, LoginUser()),
+		"etc/apt/sources.list.d/vpclink-lab.list":       aptSource(),
+	}
+	for p, content := range files {
+		full := filepath.Join(upper, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	seed := filepath.Join(upper, "var/lib/cloud/seed/nocloud/user-data")
+	if old, err := os.ReadFile(seed); err == nil && userData == "" {
+		userData = string(old) // a start after a stop: the same user data
+	}
+	if strings.TrimSpace(userData) == "" {
+		userData = "#cloud-config\n{}\n"
+	}
+	meta := fmt.Sprintf("instance-id: %s\nlocal-hostname: %s\npublic-keys:\n  - %s\n", inst.ID, inst.Name, authorized)
+	_, err := boot.Start(context.Background(), boot.Config{
+		Name: w.Prefix + "-" + strings.TrimPrefix(h.NetNS, w.Prefix+"-"), NetNS: h.NetNS,
+		Lower: lower, StateDir: h.Dir, UserData: userData, MetaData: meta,
+	})
+	return err
+}
+
+// Reboot reboots an instance's host (as `sudo reboot` on it would) and
+// waits until systemd is running again.
+func (w *World) Reboot(ctx context.Context, name string) error {
+	m, err := w.Load()
+	if err != nil {
+		return err
+	}
+	inst := m.InstanceByName(name)
+	if inst == nil || !inst.Host.Booted {
+		return fmt.Errorf("lab: no booted instance %s", name)
+	}
+	_, err = boot.Reboot(ctx, inst.Host.Dir)
+	return err
+}
+
+// Memory is the memory of an instance's host.
+func (h *Host) Memory() (boot.Mem, error) { return boot.Memory(h.Dir) }
+
+// WaitBooted waits until the host's systemd runs and cloud-init is done.
+func (h *Host) WaitBooted(ctx context.Context) error {
+	if !h.Booted {
+		return nil
+	}
+	if _, err := boot.WaitRunning(ctx, h.Dir); err != nil {
+		return err
+	}
+	return boot.WaitCloudInit(ctx, h.Dir)
+}

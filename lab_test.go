@@ -1,0 +1,583 @@
+package main
+
+// Tests of the whole program under the real Pulumi CLI (engine, Go language
+// host, the real command and random plugins) against the local lab: AWS
+// emulated by the lab's own provider plugin over network namespaces, the
+// real OpenVPN, real SSH. They need root; CI runs as root and installs what
+// they need (.ci/run).
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/checks"
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/driver"
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/image"
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/world"
+)
+
+// testLog sends lab progress and the CLI's output to the test log, and
+// keeps a copy: the secrets test searches it.
+type testLog struct {
+	t   *testing.T
+	all *strings.Builder
+}
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.all.Write(p)
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// newLab returns a lab with its own prefix for stackFile, prepared (world
+// and stack, nothing deployed), and removes it after the test, failing the
+// test if anything is left behind.
+func newLab(t *testing.T, stackFile string) (*driver.Lab, *strings.Builder) {
+	t.Helper()
+	return newLabWith(t, driver.Options{StackFile: stackFile})
+}
+
+func newLabWith(t *testing.T, o driver.Options) (*driver.Lab, *strings.Builder) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("lab tests need root (network and mount namespaces); CI runs them as root")
+	}
+	b := make([]byte, 3)
+	rand.Read(b)
+	logged := &strings.Builder{}
+	o.Prefix, o.Log = "vt"+hex.EncodeToString(b), testLog{t, logged}
+	l, err := driver.Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Down(); err != nil {
+			t.Errorf("lab down: %v", err)
+		}
+		assertNothingLeft(t, l.World)
+	})
+	if err := l.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return l, logged
+}
+
+func assertNothingLeft(t *testing.T, w *world.World) {
+	t.Helper()
+	if ns, err := w.Namespaces(); err != nil || len(ns) > 0 {
+		t.Errorf("namespaces left behind: %v %v", ns, err)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), w.Dir) {
+		t.Errorf("mounts of lab %s left behind", w.Prefix)
+	}
+	if _, err := os.Stat(w.Dir); err == nil {
+		t.Errorf("state directory of lab %s left behind", w.Prefix)
+	}
+}
+
+func runPulumi(t *testing.T, l *driver.Lab, args ...string) string {
+	t.Helper()
+	out, err := l.Pulumi(context.Background(), args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return out
+}
+
+// walkthrough asserts the walk-through's goal: ping both ways and traceroute
+// showing VPN instance, tunnel far end, destination.
+func walkthrough(t *testing.T, l *driver.Lab, wantProbes int) []checks.Link {
+	t.Helper()
+	probes, links, err := l.Probes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(probes) != wantProbes {
+		t.Fatalf("%d probes, want %d", len(probes), wantProbes)
+	}
+	var report strings.Builder
+	if failed := checks.Report(&report, probes); failed > 0 {
+		t.Errorf("walk-through checks failed:\n%s", report.String())
+	} else {
+		t.Logf("walk-through checks:\n%s", report.String())
+	}
+	return links
+}
+
+func pingOK(h *world.Host, dst string) bool {
+	ok, _ := checks.Ping(h, dst)
+	return ok
+}
+
+// previewSteps runs `pulumi preview --json` and returns the operation of
+// every resource step by the resource's name (same steps are left out).
+func previewSteps(t *testing.T, l *driver.Lab, args ...string) map[string]string {
+	t.Helper()
+	cmd := l.Command(context.Background(), append([]string{"preview", "--json"}, args...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pulumi preview --json: %v\n%s", err, out)
+	}
+	var p struct {
+		Steps []struct {
+			Op  string `json:"op"`
+			URN string `json:"urn"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(out, &p); err != nil {
+		t.Fatalf("preview output: %v\n%s", err, out)
+	}
+	steps := map[string]string{}
+	for _, s := range p.Steps {
+		if s.Op == "same" {
+			continue
+		}
+		name := s.URN[strings.LastIndex(s.URN, "::")+2:]
+		if prev, ok := steps[name]; ok {
+			steps[name] = prev + "," + s.Op
+		} else {
+			steps[name] = s.Op
+		}
+	}
+	return steps
+}
+
+// stackResources is the number of resources in the stack's state.
+func stackResources(t *testing.T, l *driver.Lab) int {
+	t.Helper()
+	cmd := l.Command(context.Background(), "stack", "export")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pulumi stack export: %v", err)
+	}
+	var d struct {
+		Deployment struct {
+			Resources []json.RawMessage `json:"resources"`
+		} `json:"deployment"`
+	}
+	if err := json.Unmarshal(out, &d); err != nil {
+		t.Fatal(err)
+	}
+	return len(d.Deployment.Resources)
+}
+
+// secretValues returns every secret of the stack: the stack's own view of
+// its secrets (`stack export --show-secrets`, kept in memory only), plus the
+// static keys as the hosts hold them.
+func secretValues(t *testing.T, l *driver.Lab) []string {
+	t.Helper()
+	out, err := l.Command(context.Background(), "stack", "export", "--show-secrets").Output()
+	if err != nil {
+		t.Fatalf("stack export --show-secrets: %v", err)
+	}
+	var d struct {
+		Deployment struct {
+			Resources []struct {
+				Type    string         `json:"type"`
+				Outputs map[string]any `json:"outputs"`
+			} `json:"resources"`
+		} `json:"deployment"`
+	}
+	if err := json.Unmarshal(out, &d); err != nil {
+		t.Fatal(err)
+	}
+	var secrets []string
+	for _, r := range d.Deployment.Resources {
+		if r.Type == "random:index/randomPassword:RandomPassword" {
+			h, _ := r.Outputs["result"].(string)
+			if m, ok := r.Outputs["result"].(map[string]any); ok {
+				// A secret in an export: {"<sig>": ..., "plaintext": "<json>"}.
+				p, _ := m["plaintext"].(string)
+				json.Unmarshal([]byte(p), &h)
+			}
+			if len(h) < 64 {
+				t.Fatalf("random secret of %d characters is too short", len(h))
+			}
+			secrets = append(secrets, h)
+			if b, err := hex.DecodeString(h); err == nil {
+				secrets = append(secrets, base64.StdEncoding.EncodeToString(b), strings.ToUpper(h))
+			}
+			// Every 32-hex line of a V1 key file.
+			for i := 0; i+32 <= len(h); i += 32 {
+				secrets = append(secrets, h[i:i+32])
+			}
+		}
+	}
+	key, err := l.Command(context.Background(), "stack", "output", "--show-secrets", "sshPrivateKey").Output()
+	if err != nil {
+		t.Fatalf("stack output sshPrivateKey: %v", err)
+	}
+	for _, line := range strings.Split(string(key), "\n") {
+		if len(line) > 40 && !strings.HasPrefix(line, "-----") {
+			secrets = append(secrets, line)
+		}
+	}
+	if len(secrets) < 10 {
+		t.Fatalf("only %d secret values found", len(secrets))
+	}
+	return secrets
+}
+
+// searchSecrets returns where any of secrets occurs in the files under dirs
+// and in the texts.
+func searchSecrets(t *testing.T, secrets []string, dirs []string, texts map[string]string) []string {
+	t.Helper()
+	var hits []string
+	look := func(where, content string) {
+		for _, s := range secrets {
+			if strings.Contains(content, s) {
+				hits = append(hits, fmt.Sprintf("%s holds %s...", where, s[:8]))
+			}
+		}
+	}
+	for _, dir := range dirs {
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || d.Type()&fs.ModeType != 0 {
+				return nil
+			}
+			if info, _ := d.Info(); info == nil || info.Size() > 50<<20 {
+				return nil
+			}
+			b, _ := os.ReadFile(p)
+			look(p, string(b))
+			return nil
+		})
+	}
+	for name, text := range texts {
+		look(name, text)
+	}
+	return hits
+}
+
+// TestLabReferenceTopology deploys the reference stack with the real CLI
+// and walks it through what users do: up, up again, a change, destroy.
+func TestLabReferenceTopology(t *testing.T) {
+	l, logged := newLab(t, "Pulumi.dev.yaml")
+	upOut := runPulumi(t, l, "up", "--yes", "--skip-preview")
+	links := walkthrough(t, l, 2)
+	walkthrough(t, l, 2) // a second check at once: still three hops
+	link := links[0]
+	vpnA, vpnB := link.VPN[0], link.VPN[1]
+	termA, termB := link.Terminals[0], link.Terminals[1]
+
+	t.Run("a second up changes nothing", func(t *testing.T) {
+		runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
+	})
+
+	t.Run("no secret in the state, its history and backups, the CLI output or the lab's files", func(t *testing.T) {
+		secrets := secretValues(t, l)
+		hits := searchSecrets(t, secrets, []string{l.BackendDir(), filepath.Join(l.World.Dir, "pulumi-home"), filepath.Join(l.World.Dir, "project")},
+			map[string]string{"pulumi up output": upOut, "lab log": logged.String(), "world.json": readFile(l.World.Dir + "/world.json")})
+		for _, h := range hits {
+			t.Error(h)
+		}
+		t.Logf("searched for %d secret values: %d hits", len(secrets), len(hits))
+	})
+
+	t.Run("hosts booted with cloud-init; the presented host key is the pinned one", func(t *testing.T) {
+		outs, err := l.Outputs(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sites := outs["sites"].(map[string]any)
+		for i, site := range []string{"a", "b"} {
+			vpn := link.VPN[i]
+			if out, err := vpn.Exec("cloud-init", "status"); err != nil || !strings.Contains(out, "status: done") {
+				t.Errorf("%s: cloud-init status: %v %q", vpn.Name, err, out)
+			}
+			// The setup waited for cloud-init: the key file is younger than
+			// cloud-init's result.
+			if out, err := vpn.Exec("sh", "-c", "test /etc/openvpn/vpclink/a-b.key -nt /var/lib/cloud/data/result.json && echo after"); err != nil || strings.TrimSpace(out) != "after" {
+				t.Errorf("%s: setup wrote the key before cloud-init was done: %v %q", vpn.Name, err, out)
+			}
+			known, _ := sites[site].(map[string]any)["vpnKnownHost"].(string)
+			scan, err := world.Run("ip", "netns", "exec", l.World.NS("op"), "ssh-keyscan", "-T", "5", "-t", "ed25519", vpn.PublicIP)
+			if err != nil {
+				t.Fatalf("ssh-keyscan %s: %v", vpn.PublicIP, err)
+			}
+			if got := strings.TrimSpace(lastLine(scan)); got != known || known == "" {
+				t.Errorf("%s presents %q, the stack pins %q", vpn.Name, got, known)
+			}
+		}
+		// One site on OpenVPN 2.6 (trixie), the other on 2.7 (sid).
+		var versions []string
+		for _, vpn := range link.VPN {
+			out, err := vpn.Exec("openvpn", "--version")
+			if err != nil {
+				t.Fatal(err)
+			}
+			versions = append(versions, strings.Fields(out)[1])
+		}
+		if !strings.HasPrefix(versions[0], "2.6.") || !strings.HasPrefix(versions[1], "2.7.") {
+			t.Errorf("OpenVPN versions %v, want 2.6.x on a and 2.7.x on b", versions)
+		}
+		for _, h := range []*world.Host{vpnA, vpnB, termA, termB} {
+			if mem, err := h.Memory(); err == nil {
+				t.Logf("%s: %s", h.Name, mem)
+			}
+		}
+	})
+
+	t.Run("systemd restarts a killed OpenVPN and traffic flows again", func(t *testing.T) {
+		if out, err := vpnB.Exec("systemctl", "is-enabled", "vpclink-a-b.service"); err != nil || strings.TrimSpace(out) != "enabled" {
+			t.Errorf("unit not enabled: %v %q", err, out)
+		}
+		start := time.Now()
+		if out, err := vpnB.Exec("systemctl", "kill", "-s", "KILL", "vpclink-a-b.service"); err != nil {
+			t.Fatalf("kill -9: %v %s", err, out)
+		}
+		took, err := checks.TimeToFirstPing(termA, termB.PrivateIP, start, 60*time.Second)
+		if err != nil {
+			t.Fatalf("no traffic after kill -9 of b's openvpn: %v", err)
+		}
+		t.Logf("kill -9 of b's openvpn: first reply through the tunnel after %.2f s", took.Seconds())
+	})
+
+	t.Run("a rebooted VPN instance brings the tunnel back by itself", func(t *testing.T) {
+		start := time.Now()
+		if err := l.World.Reboot(context.Background(), vpnA.Name); err != nil {
+			t.Fatalf("reboot: %v", err)
+		}
+		took, err := checks.TimeToFirstPing(termB, termA.PrivateIP, start, 90*time.Second)
+		if err != nil {
+			t.Fatalf("no traffic after a-vpn rebooted: %v", err)
+		}
+		t.Logf("reboot of a-vpn: first reply through the tunnel %.2f s after the reboot began", took.Seconds())
+		if out, err := vpnA.Exec("sysctl", "-n", "net.ipv4.ip_forward"); err != nil || strings.TrimSpace(out) != "1" {
+			t.Errorf("forwarding after boot: %v %q", err, out)
+		}
+		runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
+	})
+
+	t.Run("an impostor at the VPN instance's address gets no key: host key mismatch", func(t *testing.T) {
+		// Another sshd, with its own host key, answers at b-vpn's address
+		// and records whatever a client sends on a session.
+		impostor := `set -e
+systemctl stop ssh.socket ssh.service 2>/dev/null || systemctl stop ssh.service
+mkdir -p /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f /run/impostor_key
+/usr/sbin/sshd -p 22 -h /run/impostor_key -o 'ForceCommand=cat >/run/impostor-received' -o PidFile=/run/impostor.pid -E /run/impostor.log -o LogLevel=DEBUG1`
+		if out, err := vpnB.Exec("bash", "-c", impostor); err != nil {
+			t.Fatalf("starting the impostor: %v %s", err, out)
+		}
+		out, err := l.Pulumi(context.Background(), "up", "--yes", "--skip-preview", "--replace", setupURN(t, l, "a-b-b-setup"))
+		if err == nil {
+			t.Fatal("up succeeded against an impostor")
+		}
+		if !strings.Contains(out, "host key mismatch") {
+			t.Errorf("the failure does not say the host key did not match:\n%s", out)
+		}
+		if got, _ := vpnB.Exec("sh", "-c", "cat /run/impostor-received 2>/dev/null; grep -c 'Accepted publickey' /run/impostor.log || true"); strings.TrimSpace(got) != "0" {
+			t.Errorf("the impostor received a login or data: %q", got)
+		}
+		log, _ := vpnB.Exec("cat", "/run/impostor.log")
+		t.Logf("what arrived at the impostor:\n%s", log)
+		if out, err := vpnB.Exec("bash", "-c", "kill $(cat /run/impostor.pid); systemctl start ssh.service"); err != nil {
+			t.Fatalf("restoring sshd: %v %s", err, out)
+		}
+		runPulumi(t, l, "up", "--yes", "--skip-preview")
+		walkthrough(t, l, 2)
+	})
+
+	t.Run("security groups", func(t *testing.T) {
+		if err := checks.TCPProbe(l.World, "op", vpnA.PublicIP, 22); err != nil {
+			t.Errorf("operator cannot reach SSH of a-vpn: %v", err)
+		}
+		for _, h := range []*world.Host{vpnA, termB} {
+			if err := checks.TCPProbe(l.World, "x", h.PublicIP, 22); err == nil {
+				t.Errorf("a stranger reaches SSH of %s", h.Name)
+			}
+		}
+		counts, err := checks.UDPProbe(l.World, vpnA, link.Port, map[string]checks.Sender{"stranger": {Internet: "x"}, "peer": {Host: vpnB}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counts["stranger"] != 0 {
+			t.Errorf("%d datagrams from a stranger reached the tunnel port", counts["stranger"])
+		}
+		if counts["peer"] == 0 {
+			t.Error("no datagram from the peer VPN instance reached the tunnel port")
+		}
+	})
+
+	t.Run("a change of tunnelMtu updates the setups and checks only, and the tunnel works after it", func(t *testing.T) {
+		runPulumi(t, l, "config", "set", "vpclink:tunnelMtu", "1300")
+		steps := previewSteps(t, l)
+		want := map[string]string{"a-b-a-setup": "update", "a-b-b-setup": "update", "a-b-a-check": "update", "a-b-b-check": "update"}
+		if fmt.Sprint(steps) != fmt.Sprint(want) {
+			t.Errorf("preview of tunnelMtu 1300:\n got %v\nwant %v", steps, want)
+		}
+		runPulumi(t, l, "up", "--yes", "--skip-preview")
+		walkthrough(t, l, 2)
+		if out, err := vpnA.Exec("ip", "-o", "link", "show", "vpn1194"); err != nil || !strings.Contains(out, "mtu 1300") {
+			t.Errorf("a-vpn's tunnel device after the change: %v %s", err, out)
+		}
+		runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
+	})
+
+	t.Run("a change of a site's instanceType updates its instances in place", func(t *testing.T) {
+		runPulumi(t, l, "config", "set", "vpclink:instanceType", "t3.small")
+		steps := previewSteps(t, l)
+		want := map[string]string{"a-terminal": "update", "a-vpn": "update", "b-terminal": "update", "b-vpn": "update"}
+		if fmt.Sprint(steps) != fmt.Sprint(want) {
+			t.Errorf("preview of instanceType t3.small:\n got %v\nwant %v", steps, want)
+		}
+		runPulumi(t, l, "config", "rm", "vpclink:instanceType")
+	})
+
+	t.Run("destroy runs the delete commands and leaves nothing", func(t *testing.T) {
+		runPulumi(t, l, "destroy", "--yes", "--skip-preview")
+		for _, h := range []string{vpnA.Name, vpnB.Name} {
+			left := readFile(filepath.Join(l.World.Dir, "deleted", h+".txt"))
+			if strings.TrimSpace(left) != "ip_forward=0" {
+				t.Errorf("%s held this when it was deleted (the teardown should have removed it): %q", h, left)
+			}
+		}
+		if n := stackResources(t, l); n != 0 {
+			t.Errorf("%d resources left in the stack", n)
+		}
+		m, err := l.World.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := m.Count(); n != 0 {
+			t.Errorf("%d objects left in the emulated AWS", n)
+		}
+		if pingOK(termA, termB.PrivateIP) {
+			t.Error("a terminal still answers after destroy")
+		}
+	})
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// setupURN is the URN of a resource of the stack by name.
+func setupURN(t *testing.T, l *driver.Lab, name string) string {
+	t.Helper()
+	out, err := l.Command(context.Background(), "stack", "--show-urns").Output()
+	if err != nil {
+		t.Fatalf("pulumi stack --show-urns: %v", err)
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if strings.HasPrefix(f, "urn:pulumi:") && strings.HasSuffix(f, "::"+name) {
+			return f
+		}
+	}
+	t.Fatalf("no resource %s in the stack", name)
+	return ""
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
+var _ = time.Second
+
+// Three regions in a full mesh (two tunnels on each VPN instance), one site
+// without terminal, and one region whose image has no OpenVPN: its setup
+// installs it with apt from the lab's own package repository.
+func TestLabThreeSitesAndAptInstall(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("lab tests need root (network and mount namespaces); CI runs them as root")
+	}
+	l, _ := newLabWith(t, driver.Options{StackFile: "testdata/Pulumi.lab-three-sites.yaml",
+		Flavours: map[string]string{"ap-southeast-2": image.TrixieNoOVPN}})
+	runPulumi(t, l, "up", "--yes", "--skip-preview")
+	links := walkthrough(t, l, 2)
+	if len(links) != 3 {
+		t.Fatalf("%d links, want 3", len(links))
+	}
+	// The terminal-less site is reached through its VPN instance.
+	var tokyo, sydney *world.Host
+	for _, k := range links {
+		for i := range k.VPN {
+			if strings.HasPrefix(k.VPN[i].Name, "sydney") {
+				sydney = k.VPN[i]
+			}
+			if strings.HasPrefix(k.VPN[i].Name, "tokyo") {
+				tokyo = k.Terminals[i]
+			}
+		}
+	}
+	if tokyo == nil || sydney == nil {
+		t.Fatal("tokyo's terminal or sydney's VPN instance missing")
+	}
+	if !pingOK(tokyo, sydney.PrivateIP) {
+		t.Error("tokyo-terminal cannot reach sydney-vpn across the tunnel")
+	}
+	// sydney's image had no openvpn: the setup installed it from the lab's
+	// repository, the only package source the host has.
+	if out, err := sydney.Exec("sh", "-c", "dpkg-query -W -f '${Status} ${Version}' openvpn; echo; cat /etc/apt/sources.list.d/*.list; ls /etc/apt/sources.list 2>/dev/null || true"); err != nil || !strings.HasPrefix(out, "install ok installed 2.6") || !strings.Contains(out, world.RepoIP) {
+		t.Errorf("openvpn on sydney: %v %q", err, out)
+	}
+	if repoLog := readFile(filepath.Join(l.World.Dir, "repo.log")); !strings.Contains(repoLog, "/openvpn_") {
+		t.Errorf("the lab's repository served no openvpn package:\n%s", repoLog)
+	}
+	runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
+}
+
+// The README's `pulumi config set` commands work as written against the
+// real CLI and the Pulumi.yaml schema; bad configurations fail `preview`
+// before anything is created, naming the key and the value.
+func TestLabConfigCommands(t *testing.T) {
+	l, _ := newLab(t, "Pulumi.dev.yaml")
+	runPulumi(t, l, "config", "set", "--path", "vpclink:sshAllowedCidrs[0]", "198.51.100.250/32")
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key")
+	if out, err := world.Run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", key); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	pub := strings.TrimSpace(readFile(key + ".pub"))
+	runPulumi(t, l, "config", "set", "sshPublicKey", pub)
+	cmd := l.Command(context.Background(), "config", "set", "--secret", "sshPrivateKey")
+	cmd.Stdin = strings.NewReader(readFile(key))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pulumi config set --secret sshPrivateKey < key: %v %s", err, out)
+	}
+	stackFile := readFile(l.ConfigFile())
+	if strings.Contains(stackFile, "PRIVATE KEY") || !strings.Contains(stackFile, "secure:") {
+		t.Errorf("the private key is not stored encrypted in the stack file")
+	}
+	runPulumi(t, l, "preview")
+
+	for _, bad := range []struct{ key, value, want string }{
+		{"vpclink:tunnelMtu", "100", "vpclink:tunnelMtu"},
+		{"vpclink:tunnelPort", "70000", "vpclink:tunnelPort"},
+	} {
+		runPulumi(t, l, "config", "set", bad.key, bad.value)
+		out, err := l.Pulumi(context.Background(), "preview")
+		if err == nil {
+			t.Errorf("preview accepted %s = %s", bad.key, bad.value)
+		}
+		if !strings.Contains(out, bad.want) || !strings.Contains(out, bad.value) {
+			t.Errorf("preview of %s = %s does not name the key and value:\n%s", bad.key, bad.value, out)
+		}
+		runPulumi(t, l, "config", "rm", bad.key)
+	}
+	// An integer where the schema says integer, checked by the CLI itself.
+	if out, err := l.Pulumi(context.Background(), "preview", "--config", "vpclink:tunnelPort=abc"); err == nil || !strings.Contains(out, "tunnelPort") {
+		t.Errorf("preview accepted tunnelPort=abc: %v\n%s", err, out)
+	}
+	m, err := l.World.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Count() != 0 || stackResources(t, l) != 0 {
+		t.Errorf("a preview created something: %d objects, %d resources", m.Count(), stackResources(t, l))
+	}
+}
