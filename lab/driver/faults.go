@@ -256,7 +256,7 @@ func (l *Lab) Consistency(ctx context.Context) []string {
 	for _, inst := range m.Instances {
 		h := inst.Host
 		check := `cd /etc/openvpn/vpclink 2>/dev/null || exit 0
-for k in *.key; do [ -e "$k" ] || continue
+for k in *.key; do case $k in *.tls.key) continue;; esac; [ -e "$k" ] || continue
   [ "$(wc -l <"$k")" -eq 18 ] && [ "$(sed -n 2,17p "$k" | grep -cE '^[0-9a-f]{32}$')" -eq 16 ] || echo "half-written $k"
 done
 for c in *.conf; do [ -e "$c" ] || continue; grep -q '^mssfix ' "$c" || echo "half-written $c"; done

@@ -122,15 +122,16 @@ func (w *World) applyVPC(m *Model, v *VPC) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table bridge vpclab\ndelete table bridge vpclab\ntable bridge vpclab {\n  chain route {\n    type filter hook prerouting priority -300; policy accept;\n")
 	internet := false
-	var dnat, snat, eips []string
+	var dnat, snat, untracked, eips []string
 	inVPC := func(i *Instance) bool { s := m.Subnets[i.Subnet]; return s != nil && s.VPC == v.ID && i.MAC != "" }
 	for _, inst := range m.SortedInstances() {
 		if !inVPC(inst) {
 			continue
 		}
 		if ip := m.PublicIPOf(inst); ip != "" {
-			dnat = append(dnat, fmt.Sprintf("    ip daddr %s dnat to %s\n", ip, inst.IP))
-			snat = append(snat, fmt.Sprintf("    oifname %q ip saddr %s snat to %s\n", extName, inst.IP, ip))
+			dnat = append(dnat, fmt.Sprintf("    iifname %q ip daddr %s notrack ip daddr set %s\n", extName, ip, inst.IP))
+			untracked = append(untracked, fmt.Sprintf("    iifname %q ip saddr %s notrack\n", bridgeName, inst.IP))
+			snat = append(snat, fmt.Sprintf("    oifname %q ip saddr %s ip saddr set %s\n", extName, inst.IP, ip))
 			eips = append(eips, ip)
 		}
 		match := fmt.Sprintf("    iifname %q ether daddr %s ether type ip", inst.Port, routerMAC)
@@ -175,11 +176,14 @@ func (w *World) applyVPC(m *Model, v *VPC) error {
 		}
 	}
 	b.WriteString("  }\n}\n")
+	// Elastic IPs are a stateless 1:1 mapping, as on AWS: addresses are
+	// rewritten, ports never, and no connection state can clash.
 	b.WriteString("table ip vpclab\ndelete table ip vpclab\n")
 	if v.IGW != "" {
-		b.WriteString("table ip vpclab {\n  chain pre {\n    type nat hook prerouting priority dstnat; policy accept;\n")
+		b.WriteString("table ip vpclab {\n  chain pre {\n    type filter hook prerouting priority raw; policy accept;\n")
 		b.WriteString(strings.Join(dnat, ""))
-		b.WriteString("  }\n  chain post {\n    type nat hook postrouting priority srcnat; policy accept;\n")
+		b.WriteString(strings.Join(untracked, ""))
+		b.WriteString("  }\n  chain post {\n    type filter hook postrouting priority srcnat; policy accept;\n")
 		b.WriteString(strings.Join(snat, ""))
 		b.WriteString("  }\n}\n")
 	}
