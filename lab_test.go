@@ -436,6 +436,29 @@ ssh-keygen -q -t ed25519 -N '' -f /run/impostor_key
 		runPulumi(t, l, "config", "rm", "vpclink:instanceType")
 	})
 
+	t.Run("faults: the tunnel recovers from each, and the stack converges", func(t *testing.T) {
+		// The windows are shorter than `scripts/lab faults` (30 s) to keep
+		// CI's time; recovery is asserted, never timing.
+		defer func(w time.Duration) { driver.FaultWindow = w }(driver.FaultWindow)
+		driver.FaultWindow = 10 * time.Second
+		results, err := l.Faults(context.Background(), testLog{t, &strings.Builder{}})
+		var table strings.Builder
+		driver.FaultTable(&table, results)
+		t.Logf("faults:\n%s", table.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(results) != 6 {
+			t.Errorf("%d faults ran, want 6", len(results))
+		}
+		for _, r := range results {
+			if !r.Recovered {
+				t.Errorf("did not recover: %s %s", r.Fault, r.Note)
+			}
+		}
+		walkthrough(t, l, 2)
+	})
+
 	t.Run("destroy runs the delete commands and leaves nothing", func(t *testing.T) {
 		runPulumi(t, l, "destroy", "--yes", "--skip-preview")
 		for _, h := range []string{vpnA.Name, vpnB.Name} {

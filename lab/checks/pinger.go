@@ -51,6 +51,28 @@ func (r PingResult) FirstReplyAfter(t time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
+// OutageEnd is, for an outage that starts after t, the time from t to the
+// first reply that ends it: the first gap of more than a second between
+// replies. It is false when replies never resumed; with no gap at all it
+// returns the first reply after t.
+func (r PingResult) OutageEnd(t time.Time) (time.Duration, bool) {
+	prev := t
+	for _, at := range r.Replies {
+		if at.Before(t) {
+			continue
+		}
+		if at.Sub(prev) > time.Second {
+			return at.Sub(t), true
+		}
+		prev = at
+	}
+	if prev == t {
+		return 0, false // no reply after t at all
+	}
+	return r.FirstReplyAfter(t) // no outage long enough to see
+
+}
+
 // Wait waits for the pinger to end and parses its output.
 func (p *Pinger) Wait(ctx context.Context) (PingResult, error) {
 	select {

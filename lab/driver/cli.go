@@ -15,10 +15,11 @@ import (
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/checks"
 )
 
-const usage = `usage: lab up|check|down|bench|pulumi [flags] [-- PULUMI ARGS...]
+const usage = `usage: lab up|prepare|check|faults|down|bench|throughput|pulumi [flags] [-- PULUMI ARGS...]
 
   up      build the emulated regions, run ` + "`pulumi up`" + ` of the program against
           them with the real Pulumi CLI, then the walk-through checks
+  prepare build the emulated regions and the stack, deploy nothing
   check   ping and traceroute between the terminals, as the walk-through does
   pulumi  run any pulumi command on the lab's stack:  lab pulumi -- stack output
   down    remove every host, namespace, mount, file and process of the lab
@@ -26,12 +27,17 @@ const usage = `usage: lab up|check|down|bench|pulumi [flags] [-- PULUMI ARGS...]
   faults  on a lab that is up (reference topology): cut the internet path,
           20% loss, reboot a VPN instance, replace the peer (new EIP),
           interrupt an up, two ups at once; print recovery per fault
-  bench   repeat up/measure/down and print timings
+  bench   repeat up/measure/down and print timings, then the throughput
+          table on a lab of its own
+  throughput  the throughput table (iperf3) on a lab that is up
 
 flags (every verb):
   -stack FILE   stack file to deploy (default Pulumi.dev.yaml)
   -prefix NAME  namespace prefix, so several labs can coexist (default vlab)
-  -runs N       bench only: number of runs (default 3)
+  -runs N       bench only: number of up/down runs (default 3)
+  -throughput-runs N, -seconds S   bench only: iperf3 runs per variant and
+                their length (default 3 runs of 5 s, one stream and four)
+  -no-throughput  bench only: skip the throughput table
 
 Needs root. Installs missing Debian packages; finds the Pulumi CLI, its Go
 language host and the command and random plugins on PATH or in
@@ -49,6 +55,9 @@ func Main(args []string) int {
 	stack := fs.String("stack", "Pulumi.dev.yaml", "stack file")
 	prefix := fs.String("prefix", "vlab", "namespace prefix")
 	runs := fs.Int("runs", 3, "bench runs")
+	tpRuns := fs.Int("throughput-runs", 3, "bench: iperf3 runs per variant")
+	tpSecs := fs.Int("seconds", 5, "bench: seconds per iperf3 run")
+	noThroughput := fs.Bool("no-throughput", false, "bench: timings only")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -75,6 +84,16 @@ func Main(args []string) int {
 		}
 		fmt.Printf("lab up: %.1fs wall time (pulumi up included)\n\n", time.Since(start).Seconds())
 		return report(ctx, l, os.Stdout)
+	case "prepare":
+		l, err := Open(Options{Prefix: *prefix, StackFile: stackFile})
+		if err != nil {
+			return fail(err)
+		}
+		if err := l.Prepare(ctx); err != nil {
+			return fail(err)
+		}
+		fmt.Printf("lab %s: stack %s ready, nothing deployed; `scripts/lab pulumi -prefix %s -- up` deploys it\n", *prefix, l.Stack, *prefix)
+		return 0
 	case "check":
 		l, err := Load(*prefix, os.Stdout)
 		if err != nil {
@@ -122,8 +141,38 @@ func Main(args []string) int {
 			}
 		}
 		return 0
+	case "throughput":
+		l, err := Load(*prefix, io.Discard)
+		if err != nil {
+			return fail(err)
+		}
+		rs, err := l.BenchThroughput(ctx, Variants, *tpRuns, *tpSecs, os.Stdout)
+		fmt.Println()
+		ThroughputTable(os.Stdout, rs, *tpRuns, *tpSecs)
+		if err != nil {
+			return fail(err)
+		}
+		return 0
 	case "bench":
 		if err := Bench(ctx, Options{Prefix: *prefix, StackFile: stackFile}, *runs, os.Stdout); err != nil {
+			return fail(err)
+		}
+		if *noThroughput {
+			return 0
+		}
+		// Throughput on a lab of its own, removed afterwards.
+		l, err := Open(Options{Prefix: *prefix, StackFile: stackFile, Log: io.Discard})
+		if err != nil {
+			return fail(err)
+		}
+		defer l.Down()
+		if _, err := l.Up(ctx); err != nil {
+			return fail(err)
+		}
+		rs, err := l.BenchThroughput(ctx, Variants, *tpRuns, *tpSecs, os.Stdout)
+		fmt.Println()
+		ThroughputTable(os.Stdout, rs, *tpRuns, *tpSecs)
+		if err != nil {
 			return fail(err)
 		}
 		return 0

@@ -81,7 +81,7 @@ func (l *Lab) Faults(ctx context.Context, log io.Writer) ([]FaultResult, error) 
 
 	// A rebooted VPN instance: nothing but its own boot brings it back.
 	{
-		p := checks.StartPinger(from, to, 200*time.Millisecond, 60*time.Second)
+		p := checks.StartPinger(from, to, 200*time.Millisecond, 30*time.Second)
 		start := time.Now()
 		if err := l.World.Reboot(ctx, link.VPN[1].Name); err != nil {
 			return results, err
@@ -90,8 +90,8 @@ func (l *Lab) Faults(ctx context.Context, log io.Writer) ([]FaultResult, error) 
 		if err != nil {
 			return results, err
 		}
-		first, ok := r.FirstReplyAfter(start)
-		add(FaultResult{Fault: "peer VPN instance rebooted", Recovered: ok, FirstReply: first, Sent: r.Sent, Lost: r.Lost()})
+		first, ok := r.OutageEnd(start)
+		add(FaultResult{Fault: "peer VPN instance rebooted (time: from the reboot to the reply that ends the outage)", Recovered: ok, FirstReply: first, Sent: r.Sent, Lost: r.Lost()})
 	}
 
 	// The peer replaced, with a new Elastic IP; `pulumi up` makes the other
