@@ -390,6 +390,31 @@ ssh-keygen -q -t ed25519 -N '' -f /run/impostor_key
 		walkthrough(t, l, 2)
 	})
 
+	t.Run("a peer presenting another certificate is refused; the pinned one is learned again", func(t *testing.T) {
+		// b gets a certificate the program never saw; a must refuse it.
+		forge := `cd /etc/openvpn/vpclink && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -keyout a-b.tls.key -out a-b.tls.crt -subj /CN=impostor -days 1 2>/dev/null && chmod 600 a-b.tls.key && systemctl restart vpclink-a-b.service`
+		if out, err := vpnB.Exec("bash", "-c", forge); err != nil {
+			t.Fatalf("new certificate on b: %v %s", err, out)
+		}
+		var log string
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+			log, _ = vpnA.Exec("journalctl", "-u", "vpclink-a-b.service", "--since", "-60s", "--no-pager")
+			if strings.Contains(log, "certificate hash verification failed") {
+				break
+			}
+		}
+		if !strings.Contains(log, "peer-fingerprint certificate hash verification failed") {
+			t.Errorf("a did not refuse b's new certificate by its fingerprint:\n%s", lastLines(log, 15))
+		}
+		if pingOK(termA, termB.PrivateIP) {
+			t.Error("traffic flows to a peer with an unpinned certificate")
+		}
+		// A new identity step learns b's certificate; a's setup follows.
+		runPulumi(t, l, "up", "--yes", "--skip-preview", "--replace", setupURN(t, l, "a-b-b-identity"))
+		walkthrough(t, l, 2)
+	})
+
 	t.Run("security groups", func(t *testing.T) {
 		if err := checks.TCPProbe(l.World, "op", vpnA.PublicIP, 22); err != nil {
 			t.Errorf("operator cannot reach SSH of a-vpn: %v", err)
@@ -481,6 +506,14 @@ ssh-keygen -q -t ed25519 -N '' -f /run/impostor_key
 			t.Error("a terminal still answers after destroy")
 		}
 	})
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func lastLine(s string) string {

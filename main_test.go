@@ -735,6 +735,8 @@ func mirror(conf string, swap bool) string {
 			l = map[string]string{"tls-server": "tls-client", "tls-client": "tls-server"}[f[0]]
 		case len(f) == 2 && f[0] == "dh" && f[1] == "none":
 			continue // the server's only
+		case strings.HasPrefix(l, "# This end's certificate: "):
+			continue // each end's own
 		case len(f) >= 1 && (f[0] == "remote" || f[0] == "route" || f[0] == "peer-fingerprint"):
 			l = f[0] + " *"
 		}

@@ -98,6 +98,11 @@ type Tunnel struct {
 	// as `openssl x509 -noout -fingerprint -sha256` prints it after "="
 	// (TLS mode). Required in TLS mode.
 	PeerFingerprint string
+	// LocalFingerprint is this end's own certificate fingerprint (TLS mode,
+	// optional). It is written into the configuration as a comment, so a
+	// new certificate on the host is a new configuration: the setup then
+	// restarts OpenVPN, which would otherwise go on presenting the old one.
+	LocalFingerprint string
 	// RenegSeconds is the TLS renegotiation interval; 0 means
 	// DefaultRenegSeconds.
 	RenegSeconds int
@@ -259,6 +264,9 @@ func renderTLS(t Tunnel) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("# Managed by vpclink (Pulumi). Link %q; changes here are overwritten.", t.Name)
+	if own, err := ParseFingerprint(t.LocalFingerprint); err == nil {
+		w("# This end's certificate: %s", own)
+	}
 	w("dev %s", DeviceName(t.Port))
 	w("dev-type tun")
 	w("proto udp")

@@ -218,14 +218,15 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 		// the two regions are configured in parallel.
 		// In TLS mode it also needs the peer's certificate fingerprint.
 		i := i
-		peerEnd := pulumi.All(peer.VpnPublicIP, fingerprint[1-i])
+		peerEnd := pulumi.All(peer.VpnPublicIP, fingerprint[1-i], fingerprint[i])
 		render := func(script bool) pulumi.StringOutput {
 			return peerEnd.ApplyT(func(v []any) (string, error) {
-				ip, fp := v[0].(string), v[1].(string)
+				ip, fp, own := v[0].(string), v[1].(string), v[2].(string)
 				if ip == "" || tls && fp == "" { // not reported (test mocks); AWS always does
 					return "", nil
 				}
 				tu := a.tunnel(name, i, ip, fp)
+				tu.LocalFingerprint = own
 				if !script {
 					return openvpn.RenderConfig(tu)
 				}

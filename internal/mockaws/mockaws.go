@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -276,28 +275,12 @@ func (m *Monitor) outputs(r *Registration) (resource.PropertyMap, error) {
 }
 
 // Unwrap returns v without its secret wrappers.
-func Unwrap(v resource.PropertyValue) resource.PropertyValue {
-	for v.IsSecret() {
-		v = v.SecretValue().Element
-	}
-	return v
-}
+func Unwrap(v resource.PropertyValue) resource.PropertyValue { return awsmodel.Unwrap(v) }
 
 // Text renders a scalar property as the program wrote it ("" for others),
 // secrets unwrapped: strings as they are, numbers as integers when whole,
 // booleans as true/false.
-func Text(v resource.PropertyValue) string {
-	v = Unwrap(v)
-	switch {
-	case v.IsString():
-		return v.StringValue()
-	case v.IsNumber():
-		return strconv.FormatFloat(v.NumberValue(), 'f', -1, 64)
-	case v.IsBool():
-		return strconv.FormatBool(v.BoolValue())
-	}
-	return ""
-}
+func Text(v resource.PropertyValue) string { return awsmodel.Text(v) }
 
 // Input returns the scalar input k as text (see Text).
 func (r *Registration) Input(k string) string { return Text(r.Inputs[resource.PropertyKey(k)]) }

@@ -35,7 +35,7 @@ var Variants = []Variant{
 	{Name: "tls + txqueuelen 1000", Mode: "tls", Extra: []string{"txqueuelen 1000"}},
 	{Name: "tls + fast-io", Mode: "tls", Extra: []string{"fast-io"}},
 	{Name: "tls + CHACHA20-POLY1305 first", Mode: "tls", Extra: []string{"data-ciphers CHACHA20-POLY1305:AES-256-GCM"}},
-	{Name: "tls + tun-mtu 1500, mssfix 1450", Mode: "tls", Extra: []string{"tun-mtu 1500", "mssfix 1450"}},
+	{Name: "tls + tun-mtu 1500, no mssfix", Mode: "tls", Extra: []string{"tun-mtu 1500", "mssfix 0"}},
 	{Name: "tls + tun-mtu 1300", Mode: "tls", Extra: []string{"tun-mtu 1300", "mssfix 1300"}},
 }
 
