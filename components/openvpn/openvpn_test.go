@@ -3,6 +3,7 @@ package openvpn
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -470,13 +471,46 @@ func TestSetupScript(t *testing.T) {
 				"Restart=always",
 				"WantedBy=multi-user.target",
 				`systemctl enable -q "$UNIT"`,
-				"redact",
 			} {
 				if !strings.Contains(script, w) {
 					t.Errorf("setup script lacks %q", w)
 				}
 			}
 		})
+	}
+}
+
+// The setup's log tail goes through its redact function: run that function
+// as the script defines it on a log holding key material.
+func TestSetupRedactsKeyMaterial(t *testing.T) {
+	script, err := SetupScript(baseTunnel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def string
+	for _, line := range strings.Split(script, "\n") {
+		if strings.HasPrefix(line, "redact()") {
+			def = line
+		}
+	}
+	if def == "" {
+		t.Fatal("the setup script defines no redact function")
+	}
+	key := testKeyHex()
+	log := fmt.Sprintf("openvpn: static key line %s\nOpenVPN 2.6.14 x86_64\nhex %s end\n", key[:32], strings.ToUpper(key[32:96]))
+	cmd := exec.Command(bashPath(t), "-c", def+"\nredact")
+	cmd.Stdin = strings.NewReader(log)
+	got, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("redact: %v %s", err, got)
+	}
+	for _, secret := range []string{key[:32], strings.ToUpper(key[32:96])} {
+		if strings.Contains(string(got), secret) {
+			t.Errorf("redact let key material through:\n%s", got)
+		}
+	}
+	if !strings.Contains(string(got), "OpenVPN 2.6.14 x86_64") {
+		t.Errorf("redact removed ordinary log text:\n%s", got)
 	}
 }
 
