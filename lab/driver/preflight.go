@@ -17,6 +17,10 @@ var needs = map[string]string{
 	"ip": "iproute2", "bridge": "iproute2", "nft": "nftables", "openvpn": "openvpn", "sshd": "openssh-server",
 	"ssh-keygen": "openssh-client", "ping": "iputils-ping", "traceroute": "traceroute", "sudo": "sudo",
 	"unshare": "util-linux", "nsenter": "util-linux", "useradd": "passwd", "flock": "util-linux",
+	// Booted hosts: the images are built with debootstrap and their package
+	// repository indexed with dpkg-scanpackages; hosts run in systemd-nspawn.
+	"debootstrap": "debootstrap", "systemd-nspawn": "systemd-container", "dpkg-scanpackages": "dpkg-dev",
+	"ssh-keyscan": "openssh-client",
 }
 
 // Packages is every Debian package the lab needs on the machine.
