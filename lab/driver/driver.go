@@ -53,9 +53,6 @@ type Options struct {
 	StackFile string
 	// Log gets progress (default os.Stdout).
 	Log io.Writer
-	// Hosts is "booted" (default: instances boot systemd and cloud-init from
-	// the lab's Debian images) or "namespace" (sshd in a namespace, no init).
-	Hosts string
 	// Flavours pins the image of a region's instances (image.Trixie,
 	// image.Sid, image.TrixieNoOVPN); by default the stack's regions
 	// alternate between OpenVPN 2.6 (trixie) and 2.7 (sid), in site order.

@@ -42,9 +42,6 @@ func (l *Lab) regions() ([]string, error) {
 // images builds (or reuses) the lab's Debian images, assigns one to each
 // region and starts the lab's package repository on the emulated internet.
 func (l *Lab) images(ctx context.Context) error {
-	if l.opts.Hosts == "namespace" {
-		return nil
-	}
 	regions, err := l.regions()
 	if err != nil {
 		return err

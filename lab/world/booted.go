@@ -23,8 +23,8 @@ func (m *Model) SetImage(region, flavour string, lower []string) {
 	m.Extra["lower:"+region] = strings.Join(lower, ":")
 }
 
-// Flavour is the image a region's instances boot ("" when hosts are not
-// booted: the lab then runs sshd in a namespace instead).
+// Flavour is the image a region's instances boot ("" before the lab set
+// one: instances of such a region cannot start).
 func (m *Model) Flavour(region string) string { return m.Extra["flavour:"+region] }
 
 // defaultUserConfig makes the image's default user the AMI's login user
@@ -49,6 +49,9 @@ func aptSource() string {
 
 func (w *World) bootHost(m *Model, inst *Instance, userData, authorized string) error {
 	h := &inst.Host
+	if m.Flavour(inst.Region) == "" {
+		return fmt.Errorf("vpclink lab: no image for region %s (the lab sets one per region of the stack file)", inst.Region)
+	}
 	lower := strings.Split(m.Extra["lower:"+inst.Region], ":")
 	upper := filepath.Join(h.Dir, "upper")
 	files := map[string]string{
@@ -87,7 +90,7 @@ func (w *World) Reboot(ctx context.Context, name string) error {
 		return err
 	}
 	inst := m.InstanceByName(name)
-	if inst == nil || !inst.Host.Booted {
+	if inst == nil {
 		return fmt.Errorf("lab: no booted instance %s", name)
 	}
 	_, err = boot.Reboot(ctx, inst.Host.Dir)
@@ -99,9 +102,6 @@ func (h *Host) Memory() (boot.Mem, error) { return boot.Memory(h.Dir) }
 
 // WaitBooted waits until the host's systemd runs and cloud-init is done.
 func (h *Host) WaitBooted(ctx context.Context) error {
-	if !h.Booted {
-		return nil
-	}
 	if _, err := boot.WaitRunning(ctx, h.Dir); err != nil {
 		return err
 	}

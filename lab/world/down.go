@@ -29,17 +29,6 @@ func (w *World) Down() error {
 			errs = append(errs, err)
 		}
 	}
-	mnt := filepath.Join(w.Dir, "mnt")
-	if entries, err := os.ReadDir(mnt); err == nil {
-		for _, e := range entries {
-			run("umount", filepath.Join(mnt, e.Name())) // not mounted when a host failed early
-		}
-	}
-	for {
-		if _, err := run("umount", mnt); err != nil {
-			break
-		}
-	}
 	for _, ns := range namespaces {
 		if _, err := run("ip", "netns", "del", ns); err != nil {
 			errs = append(errs, err)

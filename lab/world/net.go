@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -17,21 +16,18 @@ const (
 	routerMAC = "02:00:00:00:00:01"
 )
 
-// Base builds what exists before any AWS object: the state directory, a
-// private mount point for the hosts, the internet bridge and three hosts on
+// Base builds what exists before any AWS object: the state directory, the
+// internet bridge and three hosts on
 // the internet: the operator (runs `pulumi`), a stranger (must reach
 // nothing) and the lab's package repository.
 func (w *World) Base() error {
 	if w.Exists() {
 		return fmt.Errorf("lab %q is already up (%s): run `down` first", w.Prefix, w.Dir)
 	}
-	mnt := filepath.Join(w.Dir, "mnt")
-	if err := os.MkdirAll(mnt, 0o700); err != nil {
+	if err := os.MkdirAll(w.Dir, 0o700); err != nil {
 		return err
 	}
 	var m must
-	m.run("mount", "--bind", mnt, mnt)
-	m.run("mount", "--make-private", mnt)
 	inet := w.NS("inet")
 	m.run("ip", "netns", "add", inet)
 	m.run("ip", "-n", inet, "link", "set", "lo", "up")

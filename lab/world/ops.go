@@ -305,9 +305,8 @@ func (w *World) reserveInstance(m *Model, r Regional, in resource.PropertyMap) (
 		InstanceType: text(in, "instanceType"), KeyName: k.KeyName, State: "pending",
 	}
 	inst.Host = Host{
-		Name: r.Name, NetNS: w.NS(fmt.Sprintf("i%d", m.Seq)), PrivateIP: ip, Booted: m.Flavour(r.Region) != "",
-		Dir:     filepath.Join(w.Dir, "hosts", r.ID),
-		MountNS: filepath.Join(w.Dir, "mnt", r.ID),
+		Name: r.Name, NetNS: w.NS(fmt.Sprintf("i%d", m.Seq)), PrivateIP: ip,
+		Dir: filepath.Join(w.Dir, "hosts", r.ID),
 	}
 	m.Instances[r.ID] = inst
 	if err := w.plugInstance(inst, s, v); err != nil {
@@ -330,12 +329,7 @@ func (w *World) bootInstance(id, userData string) error {
 			authorized = k.PublicKey
 		}
 	}
-	if inst.Host.Booted {
-		err = w.bootHost(m, inst, userData, authorized)
-	} else {
-		err = w.startHost(&inst.Host, LoginUser(), authorized)
-	}
-	if err != nil {
+	if err := w.bootHost(m, inst, userData, authorized); err != nil {
 		return fmt.Errorf("vpclink lab: instance %s: %w", inst.Name, err)
 	}
 	return w.Update(func(m *Model) error {
