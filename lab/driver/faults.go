@@ -12,7 +12,6 @@ import (
 
 	"github.com/vpclink/pulumi-vpc-openvpn/internal/awsmodel"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/checks"
-	"github.com/vpclink/pulumi-vpc-openvpn/lab/world"
 )
 
 // FaultResult is how the deployment came through one fault.
@@ -239,7 +238,7 @@ func (l *Lab) Consistency(ctx context.Context) []string {
 			inStack[strings.TrimSuffix(strings.TrimPrefix(line, `"id": "`), `",`)]++
 		}
 	}
-	ids := worldIDs(m)
+	ids := m.IDs()
 	for id := range ids {
 		if inStack[id] == 0 {
 			problems = append(problems, "orphan in the emulated AWS: "+id)
@@ -275,44 +274,6 @@ func awsID(id string) bool {
 		}
 	}
 	return false
-}
-
-func worldIDs(m *world.Model) map[string]bool {
-	ids := map[string]bool{}
-	for id := range m.VPCs {
-		ids[id] = true
-	}
-	for id := range m.IGWs {
-		ids[id] = true
-	}
-	for id := range m.Subnets {
-		ids[id] = true
-	}
-	for id := range m.Tables {
-		ids[id] = true
-	}
-	for id := range m.Routes {
-		ids[id] = true
-	}
-	for id := range m.Assocs {
-		ids[id] = true
-	}
-	for id := range m.Groups {
-		ids[id] = true
-	}
-	for id := range m.Rules {
-		ids[id] = true
-	}
-	for id := range m.Keys {
-		ids[id] = true
-	}
-	for id := range m.Instances {
-		ids[id] = true
-	}
-	for id := range m.EIPs {
-		ids[id] = true
-	}
-	return ids
 }
 
 // FaultTable prints the results as a table.

@@ -29,6 +29,8 @@ import (
 	"regexp"
 	"sort"
 	"syscall"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/internal/awsmodel"
 )
 
 // Public addresses of the lab's own hosts on the emulated internet. Elastic
@@ -371,4 +373,80 @@ func (w *World) lock() (func(), error) {
 		return nil, err
 	}
 	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// objects returns the ids of the world's objects of one resource type.
+func (m *Model) objects(token string) []string {
+	var ids []string
+	add := func(id string) { ids = append(ids, id) }
+	switch token {
+	case awsmodel.VPC:
+		for id := range m.VPCs {
+			add(id)
+		}
+	case awsmodel.InternetGateway:
+		for id := range m.IGWs {
+			add(id)
+		}
+	case awsmodel.Subnet:
+		for id := range m.Subnets {
+			add(id)
+		}
+	case awsmodel.RouteTable:
+		for id := range m.Tables {
+			add(id)
+		}
+	case awsmodel.Route:
+		for id := range m.Routes {
+			add(id)
+		}
+	case awsmodel.RouteTableAssociation:
+		for id := range m.Assocs {
+			add(id)
+		}
+	case awsmodel.SecurityGroup:
+		for id := range m.Groups {
+			add(id)
+		}
+	case awsmodel.IngressRule, awsmodel.EgressRule:
+		for id, r := range m.Rules {
+			if r.Egress == (token == awsmodel.EgressRule) {
+				add(id)
+			}
+		}
+	case awsmodel.KeyPair:
+		for id := range m.Keys {
+			add(id)
+		}
+	case awsmodel.Instance:
+		for id := range m.Instances {
+			add(id)
+		}
+	case awsmodel.EIP:
+		for id := range m.EIPs {
+			add(id)
+		}
+	}
+	return ids
+}
+
+// Has reports whether the world holds an object of a type.
+func (m *Model) Has(token, id string) bool {
+	for _, x := range m.objects(token) {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// IDs returns the ids of every AWS object in the world.
+func (m *Model) IDs() map[string]bool {
+	ids := map[string]bool{}
+	for token := range awsmodel.Kinds {
+		for _, id := range m.objects(token) {
+			ids[id] = true
+		}
+	}
+	return ids
 }

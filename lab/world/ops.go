@@ -639,36 +639,11 @@ func (w *World) removeHost(h *Host) error {
 	return err
 }
 
-// Exists reports whether an AWS object still exists (for refresh).
+// ObjectExists reports whether an AWS object still exists (for refresh).
 func (w *World) ObjectExists(token, id string) (bool, error) {
 	m, err := w.Load()
 	if err != nil {
 		return false, err
 	}
-	var ok bool
-	switch token {
-	case awsmodel.VPC:
-		_, ok = m.VPCs[id]
-	case awsmodel.InternetGateway:
-		_, ok = m.IGWs[id]
-	case awsmodel.Subnet:
-		_, ok = m.Subnets[id]
-	case awsmodel.RouteTable:
-		_, ok = m.Tables[id]
-	case awsmodel.Route:
-		_, ok = m.Routes[id]
-	case awsmodel.RouteTableAssociation:
-		_, ok = m.Assocs[id]
-	case awsmodel.SecurityGroup:
-		_, ok = m.Groups[id]
-	case awsmodel.IngressRule, awsmodel.EgressRule:
-		_, ok = m.Rules[id]
-	case awsmodel.KeyPair:
-		_, ok = m.Keys[id]
-	case awsmodel.Instance:
-		_, ok = m.Instances[id]
-	case awsmodel.EIP:
-		_, ok = m.EIPs[id]
-	}
-	return ok, nil
+	return m.Has(token, id), nil
 }
