@@ -524,25 +524,17 @@ func lastLine(s string) string {
 // setupURN is the URN of a resource of the stack by name.
 func setupURN(t *testing.T, l *driver.Lab, name string) string {
 	t.Helper()
-	out, err := l.Command(context.Background(), "stack", "--show-urns").Output()
-	if err != nil {
-		t.Fatalf("pulumi stack --show-urns: %v", err)
+	urn := l.URN(context.Background(), name)
+	if urn == "" {
+		t.Fatalf("no resource %s in the stack", name)
 	}
-	for _, f := range strings.Fields(string(out)) {
-		if strings.HasPrefix(f, "urn:pulumi:") && strings.HasSuffix(f, "::"+name) {
-			return f
-		}
-	}
-	t.Fatalf("no resource %s in the stack", name)
-	return ""
+	return urn
 }
 
 func readFile(p string) string {
 	b, _ := os.ReadFile(p)
 	return string(b)
 }
-
-var _ = time.Second
 
 // Three regions in a full mesh (two tunnels on each VPN instance), one site
 // without terminal, and one region whose image has no OpenVPN: its setup

@@ -207,36 +207,11 @@ func RenderConfig(t Tunnel) (string, error) {
 	w("# Managed by vpclink (Pulumi). Link %q; changes here are overwritten.", t.Name)
 	w("ignore-unknown-option allow-deprecated-insecure-static-crypto")
 	w("allow-deprecated-insecure-static-crypto")
-	w("dev %s", DeviceName(t.Port))
-	w("dev-type tun")
-	w("proto udp")
-	w("port %d", t.Port)
-	w("remote %s %d", t.RemoteAddress, t.Port)
-	w("ifconfig %s %s", t.LocalTunnelIP, t.RemoteTunnelIP)
-	for _, n := range t.RemoteNetworks {
-		p := netip.MustParsePrefix(n)
-		w("route %s %s", p.Addr(), netmask(p.Bits()))
-	}
+	writeEndpoint(w, t)
 	w("secret %s %d", KeyPath(t.Name), t.KeyDirection)
 	w("cipher AES-256-CBC")
 	w("auth SHA256")
-	// Detect a dead peer within a minute and re-establish; both ends ping.
-	w("keepalive 10 60")
-	// Keep the tun device, its routes and the key across restarts caused by
-	// keepalive, which the unprivileged process could not redo.
-	w("persist-tun")
-	w("persist-key")
-	// MTU: the tunnel carries at most this much; with static-key overhead
-	// (IV, HMAC, packet id, padding, UDP/IP: under 100 bytes) the outer
-	// packets stay below 1500 and are never fragmented on the internet path.
-	// mssfix clamps TCP so the encapsulated UDP payload stays within the MTU.
-	w("tun-mtu %d", t.MTU)
-	w("mssfix %d", t.MTU)
-	// Drop root once the device, routes and socket exist.
-	w("user %s", ServiceUser)
-	w("group %s", ServiceUser)
-	w("verb 3")
-	w("mute 20")
+	writeTail(w, t)
 	return b.String(), nil
 }
 
@@ -267,16 +242,7 @@ func renderTLS(t Tunnel) string {
 	if own, err := ParseFingerprint(t.LocalFingerprint); err == nil {
 		w("# This end's certificate: %s", own)
 	}
-	w("dev %s", DeviceName(t.Port))
-	w("dev-type tun")
-	w("proto udp")
-	w("port %d", t.Port)
-	w("remote %s %d", t.RemoteAddress, t.Port)
-	w("ifconfig %s %s", t.LocalTunnelIP, t.RemoteTunnelIP)
-	for _, n := range t.RemoteNetworks {
-		p := netip.MustParsePrefix(n)
-		w("route %s %s", p.Addr(), netmask(p.Bits()))
-	}
+	writeEndpoint(w, t)
 	if t.TLSServer {
 		w("tls-server")
 		w("dh none")
@@ -290,24 +256,51 @@ func renderTLS(t Tunnel) string {
 	w("tls-version-min 1.3")
 	w("data-ciphers AES-256-GCM:CHACHA20-POLY1305")
 	w("reneg-sec %d", reneg)
-	w("keepalive 10 60")
-	// persist-key: the certificate key is 0600 root and the process runs as
-	// the service user after start; 2.6 would re-read it on a restart
-	// caused by keepalive without this (2.7 always keeps it and says so
-	// once at start).
-	w("persist-tun")
-	w("persist-key")
-	// TLS mode overhead (AEAD tag, packet id, opcode/peer id, UDP/IP) is
-	// smaller than static mode's: the same MTU keeps outer packets < 1500.
-	w("tun-mtu %d", t.MTU)
-	w("mssfix %d", t.MTU)
 	// Write to the tun device and the socket without polling first: the
 	// fastest variant of `scripts/lab bench` (+13% one stream, +17% four,
-	// no outer packet over 1500 bytes). 2.7 accepts it silently.
-	w("fast-io")
+	// no outer packet over 1500 bytes). 2.7 ignores it, saying so once.
+	writeTail(w, t, "fast-io")
+	return b.String()
+}
+
+// writeEndpoint writes what both modes say about the two ends: the device,
+// the UDP socket, the peer, the point-to-point addresses and the routes.
+func writeEndpoint(w func(string, ...any), t Tunnel) {
+	w("dev %s", DeviceName(t.Port))
+	w("dev-type tun")
+	w("proto udp")
+	w("port %d", t.Port)
+	w("remote %s %d", t.RemoteAddress, t.Port)
+	w("ifconfig %s %s", t.LocalTunnelIP, t.RemoteTunnelIP)
+	for _, n := range t.RemoteNetworks {
+		p := netip.MustParsePrefix(n)
+		w("route %s %s", p.Addr(), netmask(p.Bits()))
+	}
+}
+
+// writeTail writes what both modes share after their crypto, with extra
+// lines of a mode after mssfix.
+func writeTail(w func(string, ...any), t Tunnel, extra ...string) {
+	// Detect a dead peer within a minute and re-establish; both ends ping.
+	w("keepalive 10 60")
+	// Keep the tun device, its routes and the key across restarts caused by
+	// keepalive, which the unprivileged process could not redo (the TLS key
+	// is 0600 root; 2.7 always keeps keys and says so once at start).
+	w("persist-tun")
+	w("persist-key")
+	// MTU: the tunnel carries at most this much; with either mode's overhead
+	// (static: IV, HMAC, packet id, padding; TLS: AEAD tag, packet id,
+	// opcode/peer id; plus UDP/IP, under 100 bytes) the outer packets stay
+	// below 1500 and are never fragmented on the internet path. mssfix
+	// clamps TCP so the encapsulated UDP payload stays within the MTU.
+	w("tun-mtu %d", t.MTU)
+	w("mssfix %d", t.MTU)
+	for _, line := range extra {
+		w("%s", line)
+	}
+	// Drop root once the device, routes and socket exist.
 	w("user %s", ServiceUser)
 	w("group %s", ServiceUser)
 	w("verb 3")
 	w("mute 20")
-	return b.String()
 }

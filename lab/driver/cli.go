@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -146,10 +145,7 @@ func Main(args []string) int {
 		if err != nil {
 			return fail(err)
 		}
-		rs, err := l.BenchThroughput(ctx, Variants, *tpRuns, *tpSecs, os.Stdout)
-		fmt.Println()
-		ThroughputTable(os.Stdout, rs, *tpRuns, *tpSecs)
-		if err != nil {
+		if err := throughput(ctx, l, *tpRuns, *tpSecs); err != nil {
 			return fail(err)
 		}
 		return 0
@@ -169,16 +165,21 @@ func Main(args []string) int {
 		if _, err := l.Up(ctx); err != nil {
 			return fail(err)
 		}
-		rs, err := l.BenchThroughput(ctx, Variants, *tpRuns, *tpSecs, os.Stdout)
-		fmt.Println()
-		ThroughputTable(os.Stdout, rs, *tpRuns, *tpSecs)
-		if err != nil {
+		if err := throughput(ctx, l, *tpRuns, *tpSecs); err != nil {
 			return fail(err)
 		}
 		return 0
 	}
 	fmt.Fprint(os.Stderr, usage)
 	return 2
+}
+
+// throughput measures every variant on a lab that is up and prints the table.
+func throughput(ctx context.Context, l *Lab, runs, secs int) error {
+	rs, err := l.BenchThroughput(ctx, Variants, runs, secs, os.Stdout)
+	fmt.Println()
+	ThroughputTable(os.Stdout, rs, runs, secs)
+	return err
 }
 
 // Probes runs the walk-through checks of a lab that is up.
@@ -271,5 +272,3 @@ func Median(v []float64) float64 {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
-
-var _ = strings.TrimSpace

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"strings"
 	"syscall"
 	"time"
@@ -98,7 +97,7 @@ func (l *Lab) Faults(ctx context.Context, log io.Writer) ([]FaultResult, error) 
 	{
 		vpn, eip := link.VPN[1].Name, link.VPN[1].Name+"-eip"
 		start := time.Now()
-		out, err := l.Pulumi(ctx, "up", "--yes", "--skip-preview", "--replace", l.urn(ctx, vpn), "--replace", l.urn(ctx, eip))
+		out, err := l.Pulumi(ctx, "up", "--yes", "--skip-preview", "--replace", l.URN(ctx, vpn), "--replace", l.URN(ctx, eip))
 		_, links2, perr := l.Probes(ctx)
 		r := FaultResult{Fault: "peer instance and Elastic IP replaced, then `pulumi up`"}
 		if err == nil && perr == nil {
@@ -118,7 +117,7 @@ func (l *Lab) Faults(ctx context.Context, log io.Writer) ([]FaultResult, error) 
 	// `pulumi up` interrupted while the setups run: SIGINT, then SIGKILL.
 	{
 		r := FaultResult{Fault: "`pulumi up` interrupted (SIGINT, then SIGKILL) during the setups, then run again"}
-		cmd := l.Command(ctx, "up", "--yes", "--skip-preview", "--replace", l.urn(ctx, link.Name+"-"+siteOf(link, 0)+"-setup"), "--replace", l.urn(ctx, link.Name+"-"+siteOf(link, 1)+"-setup"))
+		cmd := l.Command(ctx, "up", "--yes", "--skip-preview", "--replace", l.URN(ctx, link.Name+"-"+siteOf(link, 0)+"-setup"), "--replace", l.URN(ctx, link.Name+"-"+siteOf(link, 1)+"-setup"))
 		var buf strings.Builder
 		cmd.Stdout, cmd.Stderr = &buf, &buf
 		if err := cmd.Start(); err != nil {
@@ -151,7 +150,7 @@ func (l *Lab) Faults(ctx context.Context, log io.Writer) ([]FaultResult, error) 
 	// Two `pulumi up` at once: the backend's lock refuses the second.
 	{
 		r := FaultResult{Fault: "two `pulumi up` at once on one stack"}
-		first := l.Command(ctx, "up", "--yes", "--skip-preview", "--replace", l.urn(ctx, link.Name+"-"+siteOf(link, 0)+"-check"))
+		first := l.Command(ctx, "up", "--yes", "--skip-preview", "--replace", l.URN(ctx, link.Name+"-"+siteOf(link, 0)+"-check"))
 		var b1 strings.Builder
 		first.Stdout, first.Stderr = &b1, &b1
 		if err := first.Start(); err != nil {
@@ -194,8 +193,8 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, " | ")
 }
 
-// urn is the URN of a resource of the stack by name ("" when absent).
-func (l *Lab) urn(ctx context.Context, name string) string {
+// URN is the URN of a resource of the stack by name ("" when absent).
+func (l *Lab) URN(ctx context.Context, name string) string {
 	out, _ := l.Command(ctx, "stack", "--show-urns").Output()
 	for _, f := range strings.Fields(string(out)) {
 		if strings.HasPrefix(f, "urn:pulumi:") && strings.HasSuffix(f, "::"+name) {
@@ -291,5 +290,3 @@ func FaultTable(w io.Writer, results []FaultResult) {
 		fmt.Fprintf(w, "%-90s %-9s %-12s %s %s\n", r.Fault, rec, fmt.Sprintf("%.2f s", r.FirstReply.Seconds()), lost, r.Note)
 	}
 }
-
-var _ = exec.Command

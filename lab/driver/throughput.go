@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -236,5 +235,4 @@ func ThroughputTable(w io.Writer, rs []Throughput, runs, secs int) {
 	if static > 0 && tls > 0 {
 		fmt.Fprintf(w, "TLS / static (1 stream, same run): %.2f\n", tls/static)
 	}
-	_ = math.Abs
 }

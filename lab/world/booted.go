@@ -99,11 +99,3 @@ func (w *World) Reboot(ctx context.Context, name string) error {
 
 // Memory is the memory of an instance's host.
 func (h *Host) Memory() (boot.Mem, error) { return boot.Memory(h.Dir) }
-
-// WaitBooted waits until the host's systemd runs and cloud-init is done.
-func (h *Host) WaitBooted(ctx context.Context) error {
-	if _, err := boot.WaitRunning(ctx, h.Dir); err != nil {
-		return err
-	}
-	return boot.WaitCloudInit(ctx, h.Dir)
-}

@@ -241,10 +241,7 @@ func (m *Model) init() {
 }
 
 // Count is the number of AWS objects in the world.
-func (m *Model) Count() int {
-	return len(m.VPCs) + len(m.IGWs) + len(m.Subnets) + len(m.Tables) + len(m.Routes) + len(m.Assocs) +
-		len(m.Groups) + len(m.Rules) + len(m.Keys) + len(m.Instances) + len(m.EIPs)
-}
+func (m *Model) Count() int { return len(m.IDs()) }
 
 // SortedInstances returns the instances by name.
 func (m *Model) SortedInstances() []*Instance {
@@ -377,57 +374,45 @@ func (w *World) lock() (func(), error) {
 
 // objects returns the ids of the world's objects of one resource type.
 func (m *Model) objects(token string) []string {
-	var ids []string
-	add := func(id string) { ids = append(ids, id) }
 	switch token {
 	case awsmodel.VPC:
-		for id := range m.VPCs {
-			add(id)
-		}
+		return keys(m.VPCs)
 	case awsmodel.InternetGateway:
-		for id := range m.IGWs {
-			add(id)
-		}
+		return keys(m.IGWs)
 	case awsmodel.Subnet:
-		for id := range m.Subnets {
-			add(id)
-		}
+		return keys(m.Subnets)
 	case awsmodel.RouteTable:
-		for id := range m.Tables {
-			add(id)
-		}
+		return keys(m.Tables)
 	case awsmodel.Route:
-		for id := range m.Routes {
-			add(id)
-		}
+		return keys(m.Routes)
 	case awsmodel.RouteTableAssociation:
-		for id := range m.Assocs {
-			add(id)
-		}
+		return keys(m.Assocs)
 	case awsmodel.SecurityGroup:
-		for id := range m.Groups {
-			add(id)
-		}
+		return keys(m.Groups)
 	case awsmodel.IngressRule, awsmodel.EgressRule:
+		var ids []string
 		for id, r := range m.Rules {
 			if r.Egress == (token == awsmodel.EgressRule) {
-				add(id)
+				ids = append(ids, id)
 			}
 		}
+		return ids
 	case awsmodel.KeyPair:
-		for id := range m.Keys {
-			add(id)
-		}
+		return keys(m.Keys)
 	case awsmodel.Instance:
-		for id := range m.Instances {
-			add(id)
-		}
+		return keys(m.Instances)
 	case awsmodel.EIP:
-		for id := range m.EIPs {
-			add(id)
-		}
+		return keys(m.EIPs)
 	}
-	return ids
+	return nil
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 // Has reports whether the world holds an object of a type.
