@@ -2,7 +2,7 @@
 // for the resource types and functions the vpclink program uses: resource
 // ids, computed outputs, which input changes update in place and which
 // replace, and the functions' results. The unit tests' mock monitor
-// (internal/mockaws) and the lab's emulated provider plugin (lab/awsplugin)
+// (internal/mockaws) and the lab's emulated provider plugin (lab/plugins/aws)
 // both use it, so the two cannot drift apart.
 package awsmodel
 

@@ -1,4 +1,4 @@
-// Package awsplugin is the lab's stand-in for the pulumi-aws provider
+// Package aws is the lab's stand-in for the pulumi-aws provider
 // plugin: it speaks the ordinary Pulumi provider protocol, reports the
 // version the program's SDK asks for, and implements exactly the resource
 // types, inputs and functions the vpclink program uses, against the lab's
@@ -6,7 +6,7 @@
 // changes replace) comes from internal/awsmodel, shared with the unit tests'
 // mocks. Anything else is refused by name. It never reads AWS credentials
 // and never contacts anything outside the lab.
-package awsplugin
+package aws
 
 import (
 	"context"
@@ -14,16 +14,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"sort"
-	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/vpclink/pulumi-vpc-openvpn/internal/awsmodel"
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/plugins/skeleton"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/world"
 )
 
@@ -39,7 +37,7 @@ const (
 
 // Provider implements the provider protocol over the lab's world.
 type Provider struct {
-	pulumirpc.UnimplementedResourceProviderServer
+	skeleton.Base
 	world  *world.World
 	region string
 }
@@ -55,51 +53,33 @@ func New() (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{world: w}, nil
+	return &Provider{Base: skeleton.Base{Name: "aws", Version: Version, ConfigKeys: providerKeys}, world: w}, nil
 }
 
-var opts = plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true, SkipNulls: true}
-
-func unmarshal(s *structpb.Struct) (resource.PropertyMap, error) {
-	m, err := plugin.UnmarshalProperties(s, opts)
-	if m == nil {
-		m = resource.PropertyMap{}
-	}
-	return m, err
-}
-
-func marshal(m resource.PropertyMap) (*structpb.Struct, error) {
-	return plugin.MarshalProperties(m, opts)
-}
-
-func typeOf(urn string) string { return string(resource.URN(urn).Type()) }
-func nameOf(urn string) string { return resource.URN(urn).Name() }
-
-// GetPluginInfo reports the version the SDK asks for.
-func (p *Provider) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
-	return &pulumirpc.PluginInfo{Version: Version}, nil
-}
+func unmarshal(s *structpb.Struct) (resource.PropertyMap, error) { return skeleton.Unmarshal(s) }
+func marshal(m resource.PropertyMap) (*structpb.Struct, error)   { return skeleton.Marshal(m) }
+func typeOf(urn string) string                                   { return skeleton.TypeOf(urn) }
+func nameOf(urn string) string                                   { return skeleton.NameOf(urn) }
 
 // providerKeys are the provider configuration keys the program sets.
 var providerKeys = map[string]bool{
-	"region": true, "version": true,
+	"region": true,
 	// The SDK sets these two to its defaults on every explicit provider.
 	"skipCredentialsValidation": true, "skipRegionValidation": true,
 }
 
 // CheckConfig refuses provider settings the lab does not emulate (and so
 // never sees credentials: keys such as accessKey are refused by name).
-func (p *Provider) CheckConfig(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+func (p *Provider) CheckConfig(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+	resp, err := p.Base.CheckConfig(ctx, req)
+	if err != nil {
+		return nil, err
+	}
 	news, err := unmarshal(req.GetNews())
 	if err != nil {
 		return nil, err
 	}
-	var failures []*pulumirpc.CheckFailure
-	for k := range news {
-		if !providerKeys[string(k)] && !strings.HasPrefix(string(k), "__") {
-			failures = append(failures, &pulumirpc.CheckFailure{Property: string(k), Reason: fmt.Sprintf("vpclink lab: provider setting %q is not emulated", k)})
-		}
-	}
+	failures := resp.Failures
 	if awsmodel.Text(news["region"]) == "" && !news["region"].IsComputed() {
 		failures = append(failures, &pulumirpc.CheckFailure{Property: "region", Reason: "vpclink lab: the provider needs an explicit region"})
 	}
@@ -141,7 +121,7 @@ func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 	token := typeOf(req.GetUrn())
 	kind := awsmodel.Kinds[token]
 	if kind == nil {
-		return nil, fmt.Errorf("vpclink lab: resource type %s is not emulated", token)
+		return nil, skeleton.NotEmulated("resource type", token)
 	}
 	news, err := unmarshal(req.GetNews())
 	if err != nil {
@@ -287,7 +267,7 @@ func (p *Provider) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*emp
 }
 
 // Invoke answers the functions the program calls.
-func (p *Provider) Invoke(_ context.Context, req *pulumirpc.InvokeRequest) (*pulumirpc.InvokeResponse, error) {
+func (p *Provider) Invoke(ctx context.Context, req *pulumirpc.InvokeRequest) (*pulumirpc.InvokeResponse, error) {
 	args, err := unmarshal(req.GetArgs())
 	if err != nil {
 		return nil, err
@@ -299,23 +279,8 @@ func (p *Provider) Invoke(_ context.Context, req *pulumirpc.InvokeRequest) (*pul
 	case awsmodel.GetAmi:
 		out = awsmodel.AmiResult(p.region, args)
 	default:
-		return nil, fmt.Errorf("vpclink lab: function %s is not emulated", req.GetTok())
+		return p.Base.Invoke(ctx, req)
 	}
 	ret, err := marshal(out)
 	return &pulumirpc.InvokeResponse{Return: ret}, err
-}
-
-// Cancel has nothing to stop: operations are short.
-func (p *Provider) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
-	return &emptypb.Empty{}, nil
-}
-
-// GetSchema is not needed by `up`, `preview` or `destroy` of a Go program.
-func (p *Provider) GetSchema(context.Context, *pulumirpc.GetSchemaRequest) (*pulumirpc.GetSchemaResponse, error) {
-	types := make([]string, 0, len(awsmodel.Kinds))
-	for t := range awsmodel.Kinds {
-		types = append(types, t)
-	}
-	sort.Strings(types)
-	return nil, fmt.Errorf("vpclink lab: no schema; the emulated types are %s", strings.Join(types, ", "))
 }
