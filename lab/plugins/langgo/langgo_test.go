@@ -1,0 +1,155 @@
+package langgo
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// The repository's own program needs exactly the plugins of the SDKs in
+// go.mod, at their versions.
+func TestRequiredPluginsOfTheProgram(t *testing.T) {
+	h := &Host{}
+	repo, err := filepath.Abs("../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := h.GetRequiredPackages(context.Background(), &pulumirpc.GetRequiredPackagesRequest{
+		Info: &pulumirpc.ProgramInfo{RootDirectory: repo, ProgramDirectory: repo, EntryPoint: "."},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range resp.GetPackages() {
+		got = append(got, p.GetKind()+":"+p.GetName()+"@"+p.GetVersion())
+	}
+	want := "resource:aws@6.83.4 resource:command@1.2.1 resource:random@4.21.2"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("required packages = %v, want %s", got, want)
+	}
+}
+
+// program writes a Go module with main.go = src into a new directory.
+func program(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range map[string]string{"go.mod": "module example.com/prog\n\ngo 1.26\n", "main.go": src} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func run(t *testing.T, dir string, req *pulumirpc.RunRequest) *pulumirpc.RunResponse {
+	t.Helper()
+	if req.Info == nil {
+		req.Info = &pulumirpc.ProgramInfo{RootDirectory: dir, ProgramDirectory: dir, EntryPoint: "."}
+	}
+	req.Pwd = dir
+	var out strings.Builder
+	h := &Host{Engine: "127.0.0.1:1", Stdout: &out, Stderr: &out}
+	resp, err := h.Run(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("program output: %s", out.String())
+	return resp
+}
+
+// The program sees the engine's settings as the Go SDK reads them.
+func TestRunEnvironment(t *testing.T) {
+	dir := program(t, `package main
+
+import (
+	"encoding/json"
+	"os"
+)
+
+func main() {
+	env := map[string]string{}
+	for _, k := range []string{"PULUMI_MONITOR", "PULUMI_ENGINE", "PULUMI_PROJECT", "PULUMI_STACK", "PULUMI_CONFIG",
+		"PULUMI_CONFIG_SECRET_KEYS", "PULUMI_DRY_RUN", "PULUMI_PARALLEL", "PULUMI_ROOT_DIRECTORY", "PULUMI_ORGANIZATION"} {
+		env[k] = os.Getenv(k)
+	}
+	b, _ := json.Marshal(env)
+	os.WriteFile("env.json", b, 0o600)
+}
+`)
+	resp := run(t, dir, &pulumirpc.RunRequest{
+		MonitorAddress: "127.0.0.1:2", Project: "vpclink", Stack: "dev", Organization: "organization",
+		Config: map[string]string{"vpclink:tunnelMtu": "1300"}, ConfigSecretKeys: []string{"vpclink:sshPrivateKey"},
+		DryRun: true, Parallel: 16,
+	})
+	if resp.GetError() != "" || resp.GetBail() {
+		t.Fatalf("run: %v", resp)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "env.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env map[string]string
+	if err := json.Unmarshal(b, &env); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"PULUMI_MONITOR": "127.0.0.1:2", "PULUMI_ENGINE": "127.0.0.1:1", "PULUMI_PROJECT": "vpclink", "PULUMI_STACK": "dev",
+		"PULUMI_CONFIG": `{"vpclink:tunnelMtu":"1300"}`, "PULUMI_CONFIG_SECRET_KEYS": `["vpclink:sshPrivateKey"]`,
+		"PULUMI_DRY_RUN": "true", "PULUMI_PARALLEL": "16", "PULUMI_ROOT_DIRECTORY": dir, "PULUMI_ORGANIZATION": "organization",
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+}
+
+// Exit status 32 means the SDK reported the error already: bail. Any other
+// failure, including a compile error, is the run's error.
+func TestRunFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		bail      bool
+		err       string
+	}{
+		{"error already logged", "package main\nimport \"os\"\nfunc main() { os.Exit(32) }\n", true, ""},
+		{"other exit status", "package main\nimport \"os\"\nfunc main() { os.Exit(3) }\n", false, "program exited with non-zero exit code: 3"},
+		{"compile error", "package main\nfunc main() { undefinedThing() }\n", false, "undefined: undefinedThing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := run(t, program(t, tc.src), &pulumirpc.RunRequest{Project: "p", Stack: "s"})
+			if resp.GetBail() != tc.bail || !strings.Contains(resp.GetError(), tc.err) || (tc.err == "") != (resp.GetError() == "") {
+				t.Fatalf("run = bail %v error %q, want bail %v error containing %q", resp.GetBail(), resp.GetError(), tc.bail, tc.err)
+			}
+		})
+	}
+}
+
+// The runtime option `binary` runs a prebuilt program without compiling.
+func TestRunBinaryOption(t *testing.T) {
+	dir := program(t, "package main\nimport \"os\"\nfunc main() { os.WriteFile(\"ran\", []byte(os.Args[0]), 0o600) }\n")
+	h := &Host{}
+	bin := filepath.Join(dir, "prebuilt")
+	if err := h.Build(context.Background(), dir, ".", bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\nfunc main() { does not compile }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts, _ := structpb.NewStruct(map[string]any{"binary": "prebuilt"})
+	resp := run(t, dir, &pulumirpc.RunRequest{Project: "p", Stack: "s",
+		Info: &pulumirpc.ProgramInfo{RootDirectory: dir, ProgramDirectory: dir, EntryPoint: ".", Options: opts}})
+	if resp.GetError() != "" {
+		t.Fatalf("run: %s", resp.GetError())
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "ran")); string(b) != bin {
+		t.Fatalf("ran %q, want %q", b, bin)
+	}
+}
