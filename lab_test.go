@@ -1,9 +1,9 @@
 package main
 
-// Tests of the whole program under the real Pulumi CLI (engine, Go language
-// host, the real command and random plugins) against the local lab: AWS
-// emulated by the lab's own provider plugin over network namespaces, the
-// real OpenVPN, real SSH. They need root; CI runs as root and installs what
+// Tests of the whole program under the real Pulumi CLI and engine against
+// the local lab, with the lab's stand-ins for the rest (lab/plugins): the Go
+// language host, the command plugin (real SSH), the random plugin, and AWS
+// emulated over network namespaces with the real OpenVPN on booted hosts. They need root; CI runs as root and installs what
 // they need (.ci/run).
 
 import (
@@ -461,6 +461,37 @@ ssh-keygen -q -t ed25519 -N '' -f /run/impostor_key
 		runPulumi(t, l, "config", "rm", "vpclink:instanceType")
 	})
 
+	t.Run("the bench measures right after a variant switch and restores the shipped configuration", func(t *testing.T) {
+		// The switch waits for both units to restart and for pings both
+		// ways, and iperf3 waits for its server: a bench of one second per
+		// run gets a measurement for each variant, right after the switch.
+		variant := func(name string) driver.Variant {
+			for _, v := range driver.Variants {
+				if v.Name == name {
+					return v
+				}
+			}
+			t.Fatalf("no bench variant %q", name)
+			return driver.Variant{}
+		}
+		shipped, mtu1500 := variant("tls, as shipped"), variant("tls + tun-mtu 1500, no mssfix")
+		variants := []driver.Variant{shipped, mtu1500, shipped}
+		rs, err := l.BenchThroughput(context.Background(), variants, 1, 1, testLog{t, &strings.Builder{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Mbps1 <= 0 || r.Mbps4 <= 0 {
+				t.Errorf("%s: no throughput measured (%.0f / %.0f Mbit/s)", r.Variant.Name, r.Mbps1, r.Mbps4)
+			}
+		}
+		if out, err := vpnA.Exec("ip", "-o", "link", "show", "vpn1194"); err != nil || !strings.Contains(out, "mtu 1300") {
+			t.Errorf("after the bench, a-vpn's tunnel is not back to the stack's MTU (1300): %v %s", err, out)
+		}
+		runPulumi(t, l, "config", "rm", "vpclink:tunnelMode")
+		runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
+	})
+
 	t.Run("faults: the tunnel recovers from each, and the stack converges", func(t *testing.T) {
 		// The windows are shorter than `scripts/lab faults` (30 s) to keep
 		// CI's time; recovery is asserted, never timing.
@@ -506,6 +537,47 @@ ssh-keygen -q -t ed25519 -N '' -f /run/impostor_key
 			t.Error("a terminal still answers after destroy")
 		}
 	})
+}
+
+// decoys runs `pulumi preview` with a CLI whose directory also holds an old
+// pulumi-language-go and old provider plugins (as a machine that once ran
+// the earlier toolchain may still have), that directory first on PATH:
+// the preview must succeed and none of them may run.
+func decoys(t *testing.T, l *driver.Lab) {
+	dir := t.TempDir()
+	cli := filepath.Join(dir, "pulumi")
+	if err := os.Link(filepath.Join(l.Toolchain, "pulumi"), cli); err != nil {
+		if out, err := world.Run("cp", filepath.Join(l.Toolchain, "pulumi"), cli); err != nil {
+			t.Fatalf("copying the CLI: %v %s", err, out)
+		}
+	}
+	names := []string{"pulumi-language-go", "pulumi-resource-aws", "pulumi-resource-command", "pulumi-resource-random"}
+	for _, n := range names {
+		script := fmt.Sprintf("#!/bin/sh\ntouch %s/ran-%s\necho old %s >&2\nexit 1\n", dir, n, n)
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func(tc string) { l.Toolchain = tc }(l.Toolchain)
+	l.Toolchain = dir
+	cmd := l.Command(context.Background(), "preview")
+	for i, kv := range cmd.Env {
+		if strings.HasPrefix(kv, "PATH=") {
+			cmd.Env[i] = "PATH=" + dir + ":" + strings.TrimPrefix(kv, "PATH=")
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("preview with old plugins on PATH and next to the CLI: %v\n%s", err, out)
+	}
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(dir, "ran-"+n)); err == nil {
+			t.Errorf("the old %s ran", n)
+		}
+	}
+	if strings.Contains(string(out), "from $PATH") {
+		t.Errorf("the CLI took a plugin from PATH:\n%s", out)
+	}
 }
 
 func lastLines(s string, n int) string {
@@ -602,6 +674,10 @@ func TestLabConfigCommands(t *testing.T) {
 		t.Errorf("the private key is not stored encrypted in the stack file")
 	}
 	runPulumi(t, l, "preview")
+
+	t.Run("old plugins on PATH and next to the CLI are never run", func(t *testing.T) {
+		decoys(t, l)
+	})
 
 	for _, bad := range []struct{ key, value, want string }{
 		{"vpclink:tunnelMtu", "100", "vpclink:tunnelMtu"},

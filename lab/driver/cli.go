@@ -38,9 +38,10 @@ flags (every verb):
                 their length (default 3 runs of 5 s, one stream and four)
   -no-throughput  bench only: skip the throughput table
 
-Needs root. Installs missing Debian packages; finds the Pulumi CLI, its Go
-language host and the command and random plugins on PATH or in
-/opt/pulumi-toolchain/bin, and builds them there when missing.
+Needs root. Installs missing Debian packages; finds the Pulumi CLI on PATH
+or in /opt/pulumi-toolchain/bin (and builds it there when missing); builds
+the lab's own Go language host and aws, command and random plugins
+(lab/plugins) into the lab's directory. See README.md, "The lab".
 `
 
 // Main is the lab's command line.

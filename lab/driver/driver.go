@@ -1,10 +1,13 @@
-// Package driver runs the real Pulumi CLI (engine, Go language host, the
-// real command and random provider plugins) on the project's own program
-// against the lab's emulated AWS: the lab's pulumi-resource-aws comes first
-// on the PATH, the backend is a file backend under the lab's state
-// directory, secrets use a passphrase kept there, and the CLI runs inside
-// the operator's namespace on the emulated internet, so remote.Command
-// reaches the instances' Elastic IPs over real SSH, as from a laptop.
+// Package driver runs the real Pulumi CLI and engine on the project's own
+// program with the lab's stand-ins for everything else Pulumi would load:
+// the Go language host and the aws, command and random provider plugins
+// (lab/plugins), built from this repository and declared as project
+// plugins of the lab's project directory, so the CLI loads exactly these
+// whatever else is on the machine. The backend is a file backend under the
+// lab's state directory, secrets use a passphrase kept there, and the CLI
+// runs inside the operator's namespace on the emulated internet, so
+// remote.Command reaches the instances' Elastic IPs over real SSH, as from a
+// laptop.
 package driver
 
 import (
@@ -22,9 +25,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"gopkg.in/yaml.v3"
 
-	"github.com/vpclink/pulumi-vpc-openvpn/lab/awsplugin"
+	awsplugin "github.com/vpclink/pulumi-vpc-openvpn/lab/plugins/aws"
+	commandplugin "github.com/vpclink/pulumi-vpc-openvpn/lab/plugins/command"
+	randomplugin "github.com/vpclink/pulumi-vpc-openvpn/lab/plugins/random"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/world"
 )
 
@@ -37,8 +43,7 @@ type Lab struct {
 	StackFile, Stack string
 	// Log receives the CLI's output and the lab's progress.
 	Log io.Writer
-	// Toolchain is the directory of pulumi, pulumi-language-go and the
-	// command and random plugins.
+	// Toolchain is the directory of the pulumi CLI.
 	Toolchain string
 	opts      Options
 }
@@ -206,18 +211,42 @@ func Load(prefix string, log io.Writer) (*Lab, error) {
 	return l, nil
 }
 
+// labCommands are built into the lab's bin directory: the stand-in
+// plugins and the lab's package repository server.
+var labCommands = []string{"pulumi-language-go", "pulumi-resource-aws", "pulumi-resource-command", "pulumi-resource-random", "vpclab-repo"}
+
 func (l *Lab) buildPlugin(ctx context.Context) error {
 	if err := os.MkdirAll(l.bin(), 0o755); err != nil {
 		return err
 	}
-	for _, c := range []string{"pulumi-resource-aws", "vpclab-repo"} {
-		cmd := exec.CommandContext(ctx, goBinary(), "build", "-o", filepath.Join(l.bin(), c), "./lab/cmd/"+c)
-		cmd.Dir = l.Repo
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("building %s: %w\n%s", c, err, out)
-		}
+	args := []string{"build", "-o", l.bin() + "/"}
+	for _, c := range labCommands {
+		args = append(args, "./lab/cmd/"+c)
+	}
+	cmd := exec.CommandContext(ctx, goBinary(), args...)
+	cmd.Dir = l.Repo
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the lab's plugins (go %s): %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return nil
+}
+
+// ProjectPlugins is the `plugins:` section the lab adds to its project's
+// Pulumi.yaml: the stand-ins in dir, each provider with the version its
+// SDK asks for. Project plugins come before anything on PATH, next to the
+// CLI or in the plugin cache, so an old pulumi-language-go or
+// pulumi-resource-* elsewhere on the machine is never run; a provider whose
+// SDK asks another version is not matched, and the CLI fails rather than
+// run something else.
+func ProjectPlugins(dir string) workspace.Plugins {
+	return workspace.Plugins{
+		Languages: []workspace.PluginOptions{{Name: "go", Path: dir}},
+		Providers: []workspace.PluginOptions{
+			{Name: "aws", Path: dir, Version: awsplugin.Version},
+			{Name: "command", Path: dir, Version: commandplugin.Version},
+			{Name: "random", Path: dir, Version: randomplugin.Version},
+		},
+	}
 }
 
 func goBinary() string {
@@ -243,14 +272,21 @@ func (l *Lab) writeProject() error {
 	if err := yaml.Unmarshal(proj, &doc); err != nil {
 		return fmt.Errorf("Pulumi.yaml: %w", err)
 	}
-	if _, ok := doc["main"]; ok {
-		return fmt.Errorf("Pulumi.yaml sets main: the lab cannot point it at the repository")
+	for _, k := range []string{"main", "plugins"} {
+		if _, ok := doc[k]; ok {
+			return fmt.Errorf("Pulumi.yaml sets %s: the lab cannot set its own", k)
+		}
 	}
 	rel, err := filepath.Rel(l.project(), l.Repo)
 	if err != nil {
 		return err
 	}
-	proj = append(proj, []byte("\n# Added by the vpclink lab: the program is the repository's.\nmain: "+rel+"\n")...)
+	plugins, err := yaml.Marshal(map[string]any{"plugins": ProjectPlugins(l.bin())})
+	if err != nil {
+		return err
+	}
+	proj = append(proj, []byte("\n# Added by the vpclink lab: the program is the repository's, the language\n# host and provider plugins are the lab's stand-ins.\nmain: "+rel+"\n")...)
+	proj = append(proj, plugins...)
 	if err := os.WriteFile(filepath.Join(l.project(), "Pulumi.yaml"), proj, 0o600); err != nil {
 		return err
 	}
@@ -296,6 +332,8 @@ func (l *Lab) Env() []string {
 		"PULUMI_CONFIG_PASSPHRASE_FILE="+l.passphrase(),
 		"PULUMI_SKIP_UPDATE_CHECK=true",
 		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true",
+		// Nothing on PATH is taken for a plugin: only the project plugins.
+		"PULUMI_IGNORE_AMBIENT_PLUGINS=true",
 		"PULUMI_SUPPRESS_COPILOT_LINK=true",
 		"PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true",
 		awsplugin.EnvState+"="+l.World.Dir,

@@ -90,8 +90,9 @@ func lookPath(bin string) (string, error) {
 	return "", fmt.Errorf("%s not found", bin)
 }
 
-// toolchainBinaries are what the CLI needs for this Go program.
-var toolchainBinaries = []string{"pulumi", "pulumi-language-go", "pulumi-resource-command", "pulumi-resource-random"}
+// toolchainBinaries are what the lab takes from the Pulumi toolchain: the
+// CLI (and engine) only. The language host and the plugins are the lab's.
+var toolchainBinaries = []string{"pulumi"}
 
 // ToolchainDir is where ../shared/pulumi-toolchain/build.sh installs.
 func ToolchainDir() string {
@@ -101,10 +102,9 @@ func ToolchainDir() string {
 	return "/opt/pulumi-toolchain/bin"
 }
 
-// Toolchain finds a directory holding the Pulumi CLI, the Go language host
-// and the command and random plugins: the one of `pulumi` on PATH, then
-// ToolchainDir(). Where none is found and the offline build recipe is next
-// to the repository, it builds the toolchain once per machine.
+// Toolchain finds the directory of the Pulumi CLI: the one of `pulumi` on
+// PATH, then ToolchainDir(). Where none is found and the offline build
+// recipe is next to the repository, it builds the CLI once per machine.
 func Toolchain(repo string, log io.Writer) (string, error) {
 	var dirs []string
 	if p, err := exec.LookPath("pulumi"); err == nil {
@@ -118,9 +118,9 @@ func Toolchain(repo string, log io.Writer) (string, error) {
 	}
 	recipe := filepath.Join(repo, "..", "shared", "pulumi-toolchain", "build.sh")
 	if _, err := os.Stat(recipe); err != nil {
-		return "", fmt.Errorf("the Pulumi CLI with pulumi-language-go, pulumi-resource-command (1.2.1) and pulumi-resource-random (4.21.x) is needed on PATH or in %s; install Pulumi (https://www.pulumi.com/docs/install/) and `pulumi plugin install resource command 1.2.1` and `resource random 4.21.2`", ToolchainDir())
+		return "", fmt.Errorf("the Pulumi CLI (v3.274.1 or later) is needed on PATH or in %s; install it (https://www.pulumi.com/docs/install/)", ToolchainDir())
 	}
-	fmt.Fprintf(log, "[lab] no Pulumi toolchain found: building it from %s into %s (once per machine; about 12 min on 2 cores from a cold cache, under a minute when warm)\n", recipe, filepath.Dir(ToolchainDir()))
+	fmt.Fprintf(log, "[lab] no Pulumi toolchain found: building it from %s into %s (once per machine; about 7 min on 2 cores from a cold cache, under a minute when warm)\n", recipe, filepath.Dir(ToolchainDir()))
 	start := time.Now()
 	cmd := exec.Command("bash", recipe)
 	cmd.Stdout, cmd.Stderr = log, log

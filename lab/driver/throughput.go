@@ -75,16 +75,8 @@ func (l *Lab) BenchThroughput(ctx context.Context, variants []Variant, runs, sec
 		if k.Terminals[0] == nil || k.Terminals[1] == nil {
 			return out, fmt.Errorf("the bench needs terminals at both ends of %s", k.Name)
 		}
-		conf := "/etc/openvpn/vpclink/" + k.Name + ".conf"
-		unit := "vpclink-" + k.Name + ".service"
 		if len(v.Extra) > 0 {
-			for _, h := range k.VPN {
-				script := fmt.Sprintf("cp %s /run/bench.conf.orig && printf '%%s\\n' %s >>%s && systemctl restart %s", conf, shellWords(v.Extra), conf, unit)
-				if o, err := h.Exec("bash", "-c", script); err != nil {
-					return out, fmt.Errorf("%s: %v %s", h.Name, err, o)
-				}
-			}
-			if _, err := checks.TimeToFirstPing(k.Terminals[0], k.Terminals[1].PrivateIP, time.Now(), time.Minute); err != nil {
+			if err := switchTunnel(k, v.Extra); err != nil {
 				return out, fmt.Errorf("%s: %w", v.Name, err)
 			}
 		}
@@ -94,8 +86,8 @@ func (l *Lab) BenchThroughput(ctx context.Context, variants []Variant, runs, sec
 		}
 		r, err := l.measure(ctx, v, from, to, dst, k, runs, secs)
 		if len(v.Extra) > 0 {
-			for _, h := range k.VPN {
-				h.Exec("bash", "-c", fmt.Sprintf("cp /run/bench.conf.orig %s && systemctl restart %s", conf, unit))
+			if rerr := switchTunnel(k, nil); rerr != nil && err == nil {
+				err = fmt.Errorf("restoring the shipped configuration: %w", rerr)
 			}
 		}
 		if err != nil {
@@ -105,6 +97,62 @@ func (l *Lab) BenchThroughput(ctx context.Context, variants []Variant, runs, sec
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// tunnelReady bounds the wait for a restarted tunnel to carry traffic both
+// ways. A TLS client that restarted while its server did may wait out a
+// handshake retry (hand-window 60 s) before it tries again.
+const tunnelReady = 2 * time.Minute
+
+// switchTunnel appends extra lines to both ends' configuration of link k
+// (nil: back to the configuration the setup wrote, kept aside the first
+// time), restarts both units, and returns only when the tunnel carries
+// pings in both directions, so that what runs next measures the variant
+// and not its start. Each end's unit must have restarted (a new main PID).
+func switchTunnel(k checks.Link, extra []string) error {
+	conf := "/etc/openvpn/vpclink/" + k.Name + ".conf"
+	unit := "vpclink-" + k.Name + ".service"
+	orig := "/run/vpclab-bench." + k.Name + ".conf"
+	for _, h := range k.VPN {
+		script := fmt.Sprintf(`set -e
+[ -e %[1]s ] || cp %[2]s %[1]s
+cp %[1]s %[2]s
+`, orig, conf)
+		if len(extra) > 0 {
+			script += fmt.Sprintf("printf '%%s\\n' %s >>%s\n", shellWords(extra), conf)
+		} else {
+			script += "rm -f " + orig + "\n"
+		}
+		script += fmt.Sprintf(`before=$(systemctl show -p MainPID --value %[1]s)
+systemctl restart %[1]s
+for i in $(seq 100); do
+  now=$(systemctl show -p MainPID --value %[1]s)
+  [ "$now" != 0 ] && [ "$now" != "$before" ] && systemctl is-active -q %[1]s && exit 0
+  sleep 0.1
+done
+echo "%[1]s did not restart" >&2; exit 1
+`, unit)
+		if o, err := h.Exec("bash", "-c", script); err != nil {
+			return fmt.Errorf("%s: %v %s", h.Name, err, o)
+		}
+	}
+	start := time.Now()
+	for i, dir := range [][2]*world.Host{{k.Terminals[0], k.Terminals[1]}, {k.Terminals[1], k.Terminals[0]}} {
+		if _, err := checks.TimeToFirstPing(dir[0], dir[1].PrivateIP, start, tunnelReady); err != nil {
+			return fmt.Errorf("after restarting %s, direction %d: %w", k.Name, i, err)
+		}
+	}
+	return nil
+}
+
+// listening waits until something on h listens on TCP port (iperf3 -D
+// returns before its server is bound).
+func listening(h *world.Host, port int) error {
+	script := fmt.Sprintf("for i in $(seq 100); do [ -n \"$(ss -Hltn 'sport = :%d')\" ] && exit 0; sleep 0.05; done; exit 1", port)
+	if o, err := h.Exec("bash", "-c", script); err != nil {
+		return fmt.Errorf("%s: nothing listens on TCP %d after 5 s: %v %s", h.Name, port, err, o)
+	}
+	return nil
 }
 
 func shellWords(words []string) string {
@@ -157,7 +205,9 @@ func (l *Lab) measure(ctx context.Context, v Variant, from, to *world.Host, dst 
 			if _, err := to.Exec("iperf3", "-s", "-1", "-D", "--pidfile", "/run/iperf3.pid"); err != nil {
 				return r, err
 			}
-			time.Sleep(300 * time.Millisecond)
+			if err := listening(to, 5201); err != nil {
+				return r, err
+			}
 			c0 := cpu()
 			o, err := from.Exec("iperf3", "-c", dst, "-t", strconv.Itoa(secs), "-P", strconv.Itoa(streams), "-J")
 			cpuSec += cpu() - c0
