@@ -578,8 +578,9 @@ func TestPingScriptRuns(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		// ping is the body of the fake ping; it sees the attempt number
-		// in the file $STATE.
+		// ping is the body of the fake ping; it sees the warm-up attempt
+		// number as $n and its packet count (1: warm-up, 3: measure) as
+		// $count.
 		ping     string
 		ok       bool
 		stdout   string
@@ -588,26 +589,29 @@ func TestPingScriptRuns(t *testing.T) {
 	}{
 		{
 			name: "answers at once",
-			ping: `echo "3 packets transmitted, 3 received, 0% packet loss, time 2003ms"
+			ping: `[ "$count" = 1 ] && exit 0
+echo "3 packets transmitted, 3 received, 0% packet loss, time 2003ms"
 echo "rtt min/avg/max/mdev = 223.1/223.5/224.0/0.4 ms"`,
 			ok:       true,
-			stdout:   "10.0.1.30 -> 10.1.1.40: 3 packets transmitted, 3 received, 0% packet loss, time 2003ms; rtt min/avg/max/mdev = 223.1/223.5/224.0/0.4 ms (attempt 1)\n",
+			stdout:   "10.0.1.30 -> 10.1.1.40: 3 packets transmitted, 3 received, 0% packet loss, time 2003ms; rtt min/avg/max/mdev = 223.1/223.5/224.0/0.4 ms (first reply at attempt 1, then measured)\n",
 			attempts: 1,
 		},
 		{
-			name: "answers at the third attempt",
-			ping: `[ "$n" -ge 3 ] || { echo "3 packets transmitted, 0 received, 100% packet loss"; exit 1; }
+			// The first packets are lost while the tunnel comes up: the
+			// warm-up absorbs them and the measurement shows no loss.
+			name: "first reply at the third attempt",
+			ping: `if [ "$count" = 1 ]; then [ "$n" -ge 3 ] || { echo "1 packets transmitted, 0 received, 100% packet loss"; exit 1; }; exit 0; fi
 echo "3 packets transmitted, 3 received, 0% packet loss"
 echo "rtt min/avg/max/mdev = 1/2/3/0.5 ms"`,
 			ok:       true,
-			stdout:   "10.0.1.30 -> 10.1.1.40: 3 packets transmitted, 3 received, 0% packet loss; rtt min/avg/max/mdev = 1/2/3/0.5 ms (attempt 3)\n",
+			stdout:   "10.0.1.30 -> 10.1.1.40: 3 packets transmitted, 3 received, 0% packet loss; rtt min/avg/max/mdev = 1/2/3/0.5 ms (first reply at attempt 3, then measured)\n",
 			attempts: 3,
 		},
 		{
 			name:     "never answers",
-			ping:     `echo "3 packets transmitted, 0 received, 100% packet loss, time 2040ms"; exit 1`,
+			ping:     `echo "1 packets transmitted, 0 received, 100% packet loss, time 0ms"; exit 1`,
 			ok:       false,
-			stderr:   "10.0.1.30 -> 10.1.1.40: no reply after 12 attempts\n3 packets transmitted, 0 received, 100% packet loss, time 2040ms\n",
+			stderr:   "10.0.1.30 -> 10.1.1.40: no reply after 12 attempts\n1 packets transmitted, 0 received, 100% packet loss, time 0ms\n",
 			attempts: PingAttempts,
 		},
 	} {
@@ -619,8 +623,13 @@ echo "rtt min/avg/max/mdev = 1/2/3/0.5 ms"`,
 					t.Fatal(err)
 				}
 			}
-			write("ping", `n=$(( $(cat "$STATE" 2>/dev/null || echo 0) + 1 )); echo "$n" >"$STATE"
-[ "$*" = "-n -c 3 -W 2 -I 10.0.1.30 10.1.1.40" ] || { echo "bad arguments: $*"; exit 2; }
+			// $STATE counts the warm-up pings (-c 1); $count is this
+			// call's packet count.
+			write("ping", `case "$*" in
+"-n -c 1 -W 2 -I 10.0.1.30 10.1.1.40") count=1; n=$(( $(cat "$STATE" 2>/dev/null || echo 0) + 1 )); echo "$n" >"$STATE";;
+"-n -c 3 -W 2 -I 10.0.1.30 10.1.1.40") count=3;;
+*) echo "bad arguments: $*"; exit 2;;
+esac
 `+tc.ping)
 			write("sleep", "exit 0")
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -642,7 +651,7 @@ echo "rtt min/avg/max/mdev = 1/2/3/0.5 ms"`,
 			}
 			n, _ := os.ReadFile(state)
 			if got := strings.TrimSpace(string(n)); got != strconv.Itoa(tc.attempts) {
-				t.Errorf("ping ran %s times, want %d", got, tc.attempts)
+				t.Errorf("the warm-up ping ran %s times, want %d", got, tc.attempts)
 			}
 		})
 	}

@@ -285,10 +285,13 @@ const (
 )
 
 var pingTemplate = template.Must(template.New("ping").Parse(`# vpclink: post-deploy check, {{.Src}} -> {{.Dst}} through the tunnel.
+# Warm-up first: one ping at a time until one is answered (the first
+# packets may be lost while the tunnel comes up); then three pings measure
+# the tunnel that is up.
 out=
 for i in $(seq 1 {{.Attempts}}); do
-  if out=$(ping -n -c 3 -W 2 -I {{.Src}} {{.Dst}} 2>&1); then
-    printf '%s -> %s: %s; %s (attempt %d)\n' {{.Src}} {{.Dst}} \
+  if out=$(ping -n -c 1 -W 2 -I {{.Src}} {{.Dst}} 2>&1) && out=$(ping -n -c 3 -W 2 -I {{.Src}} {{.Dst}} 2>&1); then
+    printf '%s -> %s: %s; %s (first reply at attempt %d, then measured)\n' {{.Src}} {{.Dst}} \
       "$(printf '%s\n' "$out" | grep 'packets transmitted')" "$(printf '%s\n' "$out" | grep -E '^(rtt|round-trip)')" "$i"
     exit 0
   fi
@@ -299,7 +302,10 @@ exit 1
 `))
 
 // PingScript renders the post-deploy check: ping dst from src with bounded
-// retries; it prints one summary line and fails when no reply ever comes.
+// retries (PingAttempts, PingRetrySeconds apart), waiting for a first reply
+// before measuring three pings, so the result reports the tunnel once it is
+// up, not its warm-up; it prints one summary line and fails when no reply
+// ever comes.
 func PingScript(src, dst string) (string, error) {
 	for _, a := range []string{src, dst} {
 		if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() {
