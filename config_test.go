@@ -160,7 +160,7 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 				t.Error("an error message repeats a secret value")
 			}
 			// Every line after the header names a key of the namespace.
-			_, body, ok := strings.Cut(res.err.Error(), "nothing was created:\n")
+			_, body, ok := strings.Cut(res.err.Error(), "no resource was created, changed or deleted:\n")
 			if !ok {
 				t.Fatalf("no header in %v", res.err)
 			}

@@ -61,11 +61,11 @@ func configure(ctx *pulumi.Context) (topology.Config, error) {
 	}
 	c, err := topology.Decode(values, secret)
 	if err != nil {
-		return c, fmt.Errorf("invalid configuration, nothing was created:\n%w", err)
+		return c, fmt.Errorf("invalid configuration; no resource was created, changed or deleted:\n%w", err)
 	}
 	c = topology.Normalize(c)
 	if err := topology.Validate(c); err != nil {
-		return c, fmt.Errorf("invalid configuration, nothing was created:\n%w", err)
+		return c, fmt.Errorf("invalid configuration; no resource was created, changed or deleted:\n%w", err)
 	}
 	return c, nil
 }
@@ -207,10 +207,21 @@ func (infra *infrastructure) sshKey(ctx *pulumi.Context) error {
 	return nil
 }
 
+// KeyFile is where the README has users write the generated login key
+// (`pulumi stack output --show-secrets sshPrivateKey > vpclink.key`); the
+// sshVpn/sshTerminal outputs name it.
+const KeyFile = "vpclink.key"
+
 // outputs are the stack outputs: how to reach and check everything. Secrets
 // are exported only as secrets.
 func outputs(infra *infrastructure) pulumi.Map {
 	user := infra.config.SSHUser
+	// The README writes the generated key to this file; a key of the
+	// user's own is wherever they keep it.
+	keyFlag := ""
+	if infra.generatedKey {
+		keyFlag = "-i " + KeyFile + " "
+	}
 	sites := pulumi.Map{}
 	for _, s := range infra.sites {
 		m := pulumi.Map{
@@ -222,14 +233,14 @@ func outputs(infra *infrastructure) pulumi.Map {
 			"vpnNetworkInterfaceId": s.VpnNetworkInterfaceID,
 			"vpnPrivateIp":          s.VpnPrivateIP,
 			"vpnPublicIp":           s.VpnPublicIP,
-			"sshVpn":                pulumi.Sprintf("ssh %s@%s", user, s.VpnPublicIP),
+			"sshVpn":                pulumi.Sprintf("ssh %s%s@%s", keyFlag, user, s.VpnPublicIP),
 			// The pinned host key, as a known_hosts line.
 			"vpnKnownHost": pulumi.Sprintf("%s %s", s.VpnPublicIP, s.VpnHostKey),
 		}
 		if s.HasTerminal {
 			m["terminalPrivateIp"] = s.TerminalPrivateIP
 			m["terminalPublicIp"] = s.TerminalPublicIP
-			m["sshTerminal"] = pulumi.Sprintf("ssh %s@%s", user, s.TerminalPublicIP)
+			m["sshTerminal"] = pulumi.Sprintf("ssh %s%s@%s", keyFlag, user, s.TerminalPublicIP)
 			m["terminalKnownHost"] = pulumi.Sprintf("%s %s", s.TerminalPublicIP, s.TerminalHostKey)
 		}
 		sites[s.Name] = m

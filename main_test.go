@@ -871,6 +871,31 @@ func TestOperatorSSHKey(t *testing.T) {
 		t.Error("operator's private key exported")
 	}
 	checkNoSecretLeaks(t, res)
+	// Their own key is wherever they keep it: the ssh commands name none.
+	assertSSHCommands(t, res, "ssh ubuntu@")
+}
+
+// The ssh outputs can be pasted: with the generated key they name the file
+// the README writes it to.
+func TestSSHCommandsNameTheKeyFile(t *testing.T) {
+	assertSSHCommands(t, mustEvaluate(t, loadStack(t, "Pulumi.dev.yaml")), "ssh -i vpclink.key ubuntu@")
+}
+
+func assertSSHCommands(t *testing.T, res *result, prefix string) {
+	t.Helper()
+	sites, _ := res.outputs["sites"].value.(map[string]any)
+	if len(sites) != 2 {
+		t.Fatalf("sites output: %v", res.outputs["sites"].value)
+	}
+	for name, v := range sites {
+		m, _ := v.(map[string]any)
+		for _, k := range []string{"sshVpn", "sshTerminal"} {
+			ip := m[map[string]string{"sshVpn": "vpnPublicIp", "sshTerminal": "terminalPublicIp"}[k]]
+			if got, want := fmt.Sprint(m[k]), prefix+fmt.Sprint(ip); got != want {
+				t.Errorf("sites.%s.%s = %q, want %q", name, k, got, want)
+			}
+		}
+	}
 }
 
 func TestEvaluationIsDeterministic(t *testing.T) {
