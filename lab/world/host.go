@@ -30,6 +30,9 @@ func (w *World) plugInstance(inst *Instance, s *Subnet, v *VPC) error {
 	m.run("ip", "link", "add", "eth0", "netns", inst.Host.NetNS, "type", "veth", "peer", "name", inst.Port, "netns", v.NS)
 	m.run("ip", "-n", v.NS, "link", "set", inst.Port, "master", bridgeName, "up")
 	m.run("ip", "netns", "exec", inst.Host.NetNS, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1")
+	// Ubuntu's images let any user ping (systemd's 50-default.conf);
+	// Debian's leave it to a file capability that the lab's images lose.
+	m.run("ip", "netns", "exec", inst.Host.NetNS, "sysctl", "-q", "-w", "net.ipv4.ping_group_range=0 2147483647")
 	m.run("ip", "-n", inst.Host.NetNS, "addr", "add", fmt.Sprintf("%s/%d", inst.IP, s.Bits), "dev", "eth0")
 	m.run("ip", "-n", inst.Host.NetNS, "link", "set", "eth0", "up")
 	m.run("ip", "-n", inst.Host.NetNS, "route", "add", "default", "via", s.Gateway)
