@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -270,6 +271,29 @@ func TestLabReferenceTopology(t *testing.T) {
 	link := links[0]
 	vpnA, vpnB := link.VPN[0], link.VPN[1]
 	termA, termB := link.Terminals[0], link.Terminals[1]
+
+	t.Run("the README's lab hand-check runs as printed", func(t *testing.T) {
+		block, err := driver.HandCheck(l.Repo, l.World.Prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As a user runs it from the repository; the files it writes go to
+		// a directory of the test's.
+		block = strings.ReplaceAll(block, "scripts/lab ", filepath.Join(l.Repo, "scripts", "lab")+" ")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", block)
+		cmd.Dir = t.TempDir()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("the README's hand-check failed: %v\n%s\n%s", err, block, out)
+		}
+		for _, want := range []string{"3 packets transmitted, 3 received", " 10.0.0.10 ", " 10.254.0.2 ", " 10.1.1.40 "} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("the hand-check's output has no %q:\n%s", want, out)
+			}
+		}
+	})
 
 	t.Run("a second up changes nothing", func(t *testing.T) {
 		runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")

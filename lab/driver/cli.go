@@ -83,7 +83,11 @@ func Main(args []string) int {
 			return 1
 		}
 		fmt.Printf("lab up: %.1fs wall time (pulumi up included)\n\n", time.Since(start).Seconds())
-		return report(ctx, l, os.Stdout)
+		rc := report(ctx, l, os.Stdout)
+		if hc, err := HandCheck(l.Repo, *prefix); err == nil {
+			fmt.Printf("\nCheck by hand (README.md, \"The same in the lab\"), from %s:\n%s", l.Repo, hc)
+		}
+		return rc
 	case "prepare":
 		l, err := Open(Options{Prefix: *prefix, StackFile: stackFile})
 		if err != nil {

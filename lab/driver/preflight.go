@@ -21,6 +21,8 @@ var needs = map[string]string{
 	// repository indexed with dpkg-scanpackages; hosts run in systemd-nspawn.
 	"debootstrap": "debootstrap", "systemd-nspawn": "systemd-container", "dpkg-scanpackages": "dpkg-dev",
 	"ssh-keyscan": "openssh-client",
+	// The README's hand-check reads the stack outputs with jq.
+	"jq": "jq",
 }
 
 // Packages is every Debian package the lab needs on the machine.
