@@ -92,7 +92,7 @@ func Decode(values map[string]string, secret map[string]bool) (Config, error) {
 			b := raw == "true"
 			c.PostDeployCheck = &b
 		default:
-			d.fail("postDeployCheck", raw, false, "must be true or false")
+			d.fail("postDeployCheck", raw, literal(raw), "must be true or false")
 		}
 	}
 	c.given = d.given
@@ -206,7 +206,9 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// parse reads one JSON value; numbers stay json.Number.
+// parse reads raw as exactly one JSON value; numbers stay json.Number.
+// Anything after the value (203.0.113.7/32 reads as 203.0 then ".113...")
+// makes it not JSON: such a value was written as a plain string.
 func parse(raw string) (any, error) {
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.UseNumber()
@@ -214,22 +216,51 @@ func parse(raw string) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err == nil {
-		return nil, fmt.Errorf("more than one JSON value")
+	if rest := strings.TrimSpace(raw[dec.InputOffset():]); rest != "" {
+		return nil, fmt.Errorf("text after the value: %q", rest)
 	}
 	return v, nil
+}
+
+// literal says whether raw, as the program receives it, was written as a
+// number, boolean, list or object (shown as written, unquoted) rather than
+// as a string (shown quoted).
+func literal(raw string) bool {
+	v, err := parse(raw)
+	if err != nil {
+		return false
+	}
+	_, isString := v.(string)
+	return !isString
+}
+
+// structured returns the kind of raw when it is a list or an object.
+func structured(raw string) (string, bool) {
+	v, err := parse(raw)
+	if err != nil {
+		return "", false
+	}
+	switch v.(type) {
+	case []any, map[string]any:
+		return kind(v), true
+	}
+	return "", false
 }
 
 // list reads the top-level key k as a JSON list.
 func (d *decoder) list(k, raw string) ([]any, bool) {
 	v, err := parse(raw)
 	if err != nil {
-		d.fail(k, raw, false, "is not a JSON list (%v); write it as a YAML list in the stack file or set elements with `pulumi config set --path`", err)
+		if t := strings.TrimSpace(raw); strings.HasPrefix(t, "[") || strings.HasPrefix(t, "{") {
+			d.fail(k, raw, false, "is not a JSON list (%v); write it as a YAML list in the stack file or set elements with `pulumi config set --path`", err)
+		} else {
+			d.fail(k, raw, false, "must be a list, not a string; write it as a YAML list in the stack file (%s: [%s]) or set elements with `pulumi config set --path '%s[0]' ...`", key("%s", k), raw, key("%s", k))
+		}
 		return nil, false
 	}
 	list, ok := v.([]any)
 	if !ok {
-		d.fail(k, written(v), true, "must be a list, not %s", kind(v))
+		d.fail(k, raw, literal(raw), "must be a list, not %s", kind(v))
 		return nil, false
 	}
 	return list, true
@@ -386,6 +417,10 @@ func describeNumber(v any) string {
 func (d *decoder) text(own map[string]string, k string, dst *string) {
 	if v, ok := own[k]; ok {
 		d.given[k] = true
+		if what, ok := structured(v); ok {
+			d.fail(k, v, true, "must be a string, not %s", what)
+			return
+		}
 		*dst = v
 	}
 }
@@ -399,7 +434,11 @@ func (d *decoder) integer(own map[string]string, k string, dst *int, want string
 	d.given[k] = true
 	n, err := strconv.Atoi(raw)
 	if err != nil || strings.HasPrefix(raw, "+") {
-		d.fail(k, raw, false, "is not a whole number (want %s)", want)
+		if what, ok := structured(raw); ok {
+			d.fail(k, raw, true, "must be a whole number (%s), not %s", want, what)
+		} else {
+			d.fail(k, raw, literal(raw), "is not a whole number (want %s)", want)
+		}
 		return
 	}
 	*dst = n

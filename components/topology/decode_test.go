@@ -254,3 +254,35 @@ func TestSuggest(t *testing.T) {
 		t.Errorf("far key: %q", got)
 	}
 }
+
+// Every value in an error is the value as written: a scalar where a list
+// belongs, a list where a scalar belongs, numbers, booleans, strings with
+// dots (203.0.113.7/32 was once shown as 203.0, the part that reads as a
+// JSON number).
+func TestValueAsWrittenInErrors(t *testing.T) {
+	sites := `[{"name":"a","region":"eu-west-1","vpcCidr":"10.0.0.0/16","vpnSubnetCidr":"10.0.0.0/24","terminalSubnetCidr":"10.0.1.0/24","vpnPrivateIp":"10.0.0.10","terminalPrivateIp":"10.0.1.30"},` +
+		`{"name":"b","region":"sa-east-1","vpcCidr":"10.1.0.0/16","vpnSubnetCidr":"10.1.0.0/24","terminalSubnetCidr":"10.1.1.0/24","vpnPrivateIp":"10.1.0.20","terminalPrivateIp":"10.1.1.40"}]`
+	for _, tc := range []struct{ key, raw, want string }{
+		{"sshAllowedCidrs", "203.0.113.7/32", `config vpclink:sshAllowedCidrs = "203.0.113.7/32": must be a list, not a string`},
+		{"sshAllowedCidrs", "5", `config vpclink:sshAllowedCidrs = 5: must be a list, not a number`},
+		{"sshAllowedCidrs", "true", `config vpclink:sshAllowedCidrs = true: must be a list, not a boolean`},
+		{"sshAllowedCidrs", `{"a":1}`, `config vpclink:sshAllowedCidrs = {"a":1}: must be a list, not an object`},
+		{"sshAllowedCidrs", `[203.0.113.7/32]`, `config vpclink:sshAllowedCidrs = "[203.0.113.7/32]": is not a JSON list`},
+		{"sites", "a.b.c", `config vpclink:sites = "a.b.c": must be a list, not a string`},
+		{"tunnelPort", "[1194]", `config vpclink:tunnelPort = [1194]: must be a whole number (a UDP port, 1-65535), not a list`},
+		{"tunnelMtu", "1400.5", `config vpclink:tunnelMtu = 1400.5: is not a whole number`},
+		{"tunnelMtu", "abc", `config vpclink:tunnelMtu = "abc": is not a whole number`},
+		{"tunnelMtu", "true", `config vpclink:tunnelMtu = true: is not a whole number`},
+		{"instanceType", `["t3.micro"]`, `config vpclink:instanceType = ["t3.micro"]: must be a string, not a list`},
+		{"postDeployCheck", "yes", `config vpclink:postDeployCheck = "yes": must be true or false`},
+		{"postDeployCheck", "1", `config vpclink:postDeployCheck = 1: must be true or false`},
+	} {
+		t.Run(tc.key+"="+tc.raw, func(t *testing.T) {
+			values := map[string]string{"vpclink:sites": sites, "vpclink:" + tc.key: tc.raw}
+			_, err := Decode(values, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v\nwant it to contain %s", err, tc.want)
+			}
+		})
+	}
+}
