@@ -51,6 +51,14 @@ func (e *FieldError) Error() string {
 	return fmt.Sprintf("config %s = %q: %s", e.Key, e.Value, e.Problem)
 }
 
+// awsLinkLocal is the part of 169.254.0.0/16 where AWS answers instances
+// itself: the instance metadata service 169.254.169.254, the Amazon DNS
+// resolver 169.254.169.253 and Amazon Time Sync 169.254.169.123 (AWS EC2
+// documentation). A tunnel end there would shadow them. The rest of the
+// link-local range is usable, as AWS's own Site-to-Site VPN uses /30s of it
+// for inside-tunnel addresses.
+var awsLinkLocal = netip.MustParsePrefix("169.254.169.0/24")
+
 // Validate checks a normalized configuration and returns every problem found,
 // joined; each is a *FieldError. It never includes the private key's value.
 func Validate(c Config) error {
@@ -394,8 +402,13 @@ func (v *validator) links(c Config, parsed []parsedSite) {
 			if !ok[n] {
 				continue
 			}
-			if !addrs[n].IsGlobalUnicast() || addrs[n] == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-				v.add(ak, s, "is not a unicast address (loopback, link-local, multicast and broadcast addresses cannot be tunnel ends)")
+			if awsLinkLocal.Contains(addrs[n]) {
+				v.add(ak, s, "is in %s, where AWS serves instances (metadata service 169.254.169.254, DNS 169.254.169.253, NTP 169.254.169.123); other 169.254.0.0/16 addresses can be tunnel ends", awsLinkLocal)
+				ok[n] = false
+				continue
+			}
+			if !(addrs[n].IsGlobalUnicast() || addrs[n].IsLinkLocalUnicast()) || addrs[n] == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+				v.add(ak, s, "is not a unicast address (loopback, multicast, unspecified and broadcast addresses cannot be tunnel ends)")
 				ok[n] = false
 				continue
 			}

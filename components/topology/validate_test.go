@@ -380,6 +380,12 @@ func TestValidateRejects(t *testing.T) {
 		{name: "tunnel address not ipv4", mutate: func(c *Config) {
 			c.Links = []Link{{Sites: []string{"a", "b"}, TunnelAddresses: []string{"fe80::1", "10.254.0.2"}}}
 		}, key: "vpclink:links[0].tunnelAddresses[0]", value: "fe80::1", also: "not an IPv4 address"},
+		{name: "tunnel end at the metadata service", mutate: func(c *Config) {
+			c.Links = []Link{{Sites: []string{"a", "b"}, TunnelAddresses: []string{"169.254.169.254", "169.254.169.253"}}}
+		}, key: "vpclink:links[0].tunnelAddresses[0]", value: "169.254.169.254", also: "metadata service"},
+		{name: "tunnel end on loopback", mutate: func(c *Config) {
+			c.Links = []Link{{Sites: []string{"a", "b"}, TunnelAddresses: []string{"127.0.0.1", "10.254.0.2"}}}
+		}, key: "vpclink:links[0].tunnelAddresses[0]", value: "127.0.0.1", also: "not a unicast address"},
 		{name: "three tunnel addresses", mutate: func(c *Config) {
 			c.Links = []Link{{Sites: []string{"a", "b"}, TunnelAddresses: []string{"10.254.0.1", "10.254.0.2", "10.254.0.3"}}}
 		}, key: "vpclink:links[0].tunnelAddresses", value: `["10.254.0.1","10.254.0.2","10.254.0.3"]`, also: "exactly two"},
@@ -668,5 +674,14 @@ func TestSiteHelpers(t *testing.T) {
 	c.PostDeployCheck = boolPtr(false)
 	if c.CheckEnabled() {
 		t.Error("CheckEnabled ignores postDeployCheck=false")
+	}
+}
+
+// Link-local tunnel ends outside AWS's own services are accepted: AWS's
+// Site-to-Site VPN uses /30s of 169.254.0.0/16 for inside-tunnel addresses.
+func TestLinkLocalTunnelAddresses(t *testing.T) {
+	c := Normalize(Config{Sites: meshSites(2), Links: []Link{{Sites: []string{"s0", "s1"}, TunnelAddresses: []string{"169.254.10.1", "169.254.10.2"}}}})
+	if err := Validate(c); err != nil {
+		t.Fatalf("169.254.10.1/.2 refused: %v", err)
 	}
 }
