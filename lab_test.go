@@ -266,6 +266,7 @@ func searchSecrets(t *testing.T, secrets []string, dirs []string, texts map[stri
 func TestLabReferenceTopology(t *testing.T) {
 	l, logged := newLab(t, "Pulumi.dev.yaml")
 	upOut := runPulumi(t, l, "up", "--yes", "--skip-preview")
+	assertNoWarnings(t, "the first up", upOut)
 	links := walkthrough(t, l, 2)
 	walkthrough(t, l, 2) // a second check at once: still three hops
 	link := links[0]
@@ -467,7 +468,8 @@ ssh-keygen -q -t ed25519 -N '' -f /run/impostor_key
 		if fmt.Sprint(steps) != fmt.Sprint(want) {
 			t.Errorf("preview of tunnelMtu 1300:\n got %v\nwant %v", steps, want)
 		}
-		runPulumi(t, l, "up", "--yes", "--skip-preview")
+		out := runPulumi(t, l, "up", "--yes", "--skip-preview")
+		assertNoWarnings(t, "up after the tunnelMtu change", out)
 		walkthrough(t, l, 2)
 		if out, err := vpnA.Exec("ip", "-o", "link", "show", "vpn1194"); err != nil || !strings.Contains(out, "mtu 1300") {
 			t.Errorf("a-vpn's tunnel device after the change: %v %s", err, out)
@@ -540,7 +542,7 @@ ssh-keygen -q -t ed25519 -N '' -f /run/impostor_key
 	})
 
 	t.Run("destroy runs the delete commands and leaves nothing", func(t *testing.T) {
-		runPulumi(t, l, "destroy", "--yes", "--skip-preview")
+		assertNoWarnings(t, "destroy", runPulumi(t, l, "destroy", "--yes", "--skip-preview"))
 		for _, h := range []string{vpnA.Name, vpnB.Name} {
 			left := readFile(filepath.Join(l.World.Dir, "deleted", h+".txt"))
 			if strings.TrimSpace(left) != "ip_forward=0" {
@@ -601,6 +603,20 @@ func decoys(t *testing.T, l *driver.Lab) {
 	}
 	if strings.Contains(string(out), "from $PATH") {
 		t.Errorf("the CLI took a plugin from PATH:\n%s", out)
+	}
+}
+
+// assertNoWarnings fails when the CLI's output of what holds a warning.
+func assertNoWarnings(t *testing.T, what, out string) {
+	t.Helper()
+	var warnings []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(strings.ToLower(line), "warning") {
+			warnings = append(warnings, strings.TrimSpace(line))
+		}
+	}
+	if len(warnings) > 0 {
+		t.Errorf("%s printed %d warning(s):\n%s", what, len(warnings), strings.Join(warnings, "\n"))
 	}
 }
 

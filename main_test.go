@@ -960,3 +960,20 @@ func TestProgramRunsUnderMinimalMocks(t *testing.T) {
 		}
 	}
 }
+
+// No remote command asks for its previous output in the environment: no
+// script reads PULUMI_COMMAND_STDOUT/STDERR, and the instances' sshd
+// refuses them, which made every update and delete print two warnings per
+// command.
+func TestCommandsDoNotPassPreviousOutput(t *testing.T) {
+	res := mustEvaluate(t, loadStack(t, "Pulumi.dev.yaml"))
+	cmds := res.mon.ByType(tCommand)
+	if len(cmds) == 0 {
+		t.Fatal("no remote commands registered")
+	}
+	for _, cmd := range cmds {
+		if got := in(cmd, "addPreviousOutputInEnv"); got != "false" {
+			t.Errorf("%s: addPreviousOutputInEnv = %q, want false", cmd.Name, got)
+		}
+	}
+}

@@ -246,9 +246,10 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 			return nil, err
 		}
 		link.Setups[i], err = remote.NewCommand(ctx, prefix+"-setup", &remote.CommandArgs{
-			Connection: a.connection(site.VpnPublicIP, site.VpnHostKey),
-			Create:     create,
-			Delete:     pulumi.String(openvpn.Command("teardown", teardown)),
+			Connection:             a.connection(site.VpnPublicIP, site.VpnHostKey),
+			AddPreviousOutputInEnv: noPreviousOutput,
+			Create:                 create,
+			Delete:                 pulumi.String(openvpn.Command("teardown", teardown)),
 			// The key travels on standard input: never on a command line,
 			// so never in an error message or a process listing.
 			Stdin: link.StaticKey,
@@ -290,6 +291,12 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 	}
 	return link, nil
 }
+
+// noPreviousOutput turns off passing the previous stdout/stderr as
+// PULUMI_COMMAND_STDOUT/STDERR on update and delete: no script reads them,
+// and the instances' sshd (Ubuntu's: AcceptEnv LANG LC_*) refuses them, so
+// each update and delete printed two warnings per command.
+var noPreviousOutput = pulumi.Bool(false)
 
 // placeholderFingerprint stands for a peer's certificate fingerprint where
 // only the shape of a TLS configuration matters (early validation, teardown).
@@ -349,9 +356,10 @@ func (a LinkArgs) identity(ctx *pulumi.Context, name string, site *Site, parent 
 		return nil, err
 	}
 	return remote.NewCommand(ctx, fmt.Sprintf("%s-%s-identity", name, site.Name), &remote.CommandArgs{
-		Connection: a.connection(site.VpnPublicIP, site.VpnHostKey),
-		Create:     pulumi.String(openvpn.Command("identity", script)),
-		Delete:     pulumi.String(openvpn.Command("identity-delete", del)),
+		Connection:             a.connection(site.VpnPublicIP, site.VpnHostKey),
+		AddPreviousOutputInEnv: noPreviousOutput,
+		Create:                 pulumi.String(openvpn.Command("identity", script)),
+		Delete:                 pulumi.String(openvpn.Command("identity-delete", del)),
 		// A replaced instance makes a new identity (and the peer's setup
 		// is updated with its fingerprint).
 		Triggers: pulumi.Array{site.VpnInstanceID},
@@ -393,7 +401,8 @@ func (a LinkArgs) check(ctx *pulumi.Context, name string, link *Link, i int, rea
 	}
 	deps = append(append(append([]pulumi.Resource{}, deps...), ready...), link.Setups[0], link.Setups[1])
 	return remote.NewCommand(ctx, fmt.Sprintf("%s-%s-check", name, site.Name), &remote.CommandArgs{
-		Connection: a.connection(host, hostKey),
+		Connection:             a.connection(host, hostKey),
+		AddPreviousOutputInEnv: noPreviousOutput,
 		// Re-check (an update: create runs again) whenever either end is
 		// reconfigured: the command names a digest of both configurations.
 		Create: pulumi.All(link.Configs[0], link.Configs[1]).ApplyT(func(c []any) string {
