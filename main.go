@@ -201,7 +201,7 @@ func (infra *infrastructure) sshKey(ctx *pulumi.Context) error {
 		}).(pulumi.StringOutput)
 	}
 	infra.generatedKey = true
-	infra.sshPrivateKey = pulumi.ToSecret(half(func(p sshkey.Pair) string { return p.PrivateKeyPEM })).(pulumi.StringOutput)
+	infra.sshPrivateKey = pulumi.ToSecret(half(func(p sshkey.Pair) string { return p.PrivateKeyOpenSSH })).(pulumi.StringOutput)
 	// The public half is not a secret: show it, and let AWS store it plainly.
 	infra.sshPublicKey = pulumi.Unsecret(half(func(p sshkey.Pair) string { return p.AuthorizedKey })).(pulumi.StringOutput)
 	return nil

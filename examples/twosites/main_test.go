@@ -147,12 +147,12 @@ func evaluate(t *testing.T) (*mocks, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &mocks{staticKeyHex: testStaticKeyHex(), sshPrivateKey: pair.PrivateKeyPEM}
+	m := &mocks{staticKeyHex: testStaticKeyHex(), sshPrivateKey: pair.PrivateKeyOpenSSH}
 	err = pulumi.RunErr(program,
 		pulumi.WithMocks(project, "test", m),
 		withConfig(map[string]string{
 			project + ":sshPublicKey":  pair.AuthorizedKey,
-			project + ":sshPrivateKey": pair.PrivateKeyPEM,
+			project + ":sshPrivateKey": pair.PrivateKeyOpenSSH,
 		}, project+":sshPrivateKey"))
 	return m, err
 }
