@@ -36,7 +36,7 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 			c["vpclink:sites"] = string(b)
 			delete(c, "vpclink:links")
 		}, []string{"vpclink:sites", "at least two"}},
-		{"sites not JSON", func(t *testing.T, c map[string]string) { c["vpclink:sites"] = "a,b" }, []string{`config vpclink:sites = "a,b": is not a JSON list`}},
+		{"sites not JSON", func(t *testing.T, c map[string]string) { c["vpclink:sites"] = "a,b" }, []string{`config vpclink:sites = "a,b": must be a list, not a string`}},
 		{"unknown site field", func(t *testing.T, c map[string]string) { editSites(t, c, 0, "subnetCidr", "10.9.0.0/16") },
 			[]string{`config vpclink:sites[0].subnetCidr = "10.9.0.0/16": is not a field of sites; did you mean vpclink:sites[0].vpnSubnetCidr?`}},
 		{"misspelt site field", func(t *testing.T, c map[string]string) {
