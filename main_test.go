@@ -977,3 +977,21 @@ func TestCommandsDoNotPassPreviousOutput(t *testing.T) {
 		}
 	}
 }
+
+// Key seeds and keys survive a change of their random resource's inputs
+// (a provider release with another default, or a change of Args): every
+// input of every RandomPassword is in its ignoreChanges.
+func TestRandomSecretsIgnoreInputChanges(t *testing.T) {
+	res := mustEvaluate(t, loadStack(t, "Pulumi.dev.yaml"))
+	randoms := res.mon.ByType(tRandom)
+	if len(randoms) == 0 {
+		t.Fatal("no RandomPassword registered")
+	}
+	for _, r := range randoms {
+		for k := range r.Inputs {
+			if !contains(r.IgnoreChanges, string(k)) {
+				t.Errorf("%s: a change of input %q would replace it (ignoreChanges %v)", r.Name, k, r.IgnoreChanges)
+			}
+		}
+	}
+}

@@ -19,6 +19,10 @@ import (
 // Type is the resource type that holds the secret.
 const Type = "random:index/randomPassword:RandomPassword"
 
+// Inputs are every input of RandomPassword (pulumi-random 4.21 schema):
+// New ignores changes to all of them.
+var Inputs = []string{"keepers", "length", "lower", "minLower", "minNumeric", "minSpecial", "minUpper", "number", "numeric", "overrideSpecial", "special", "upper"}
+
 // Args returns the RandomPassword arguments for n random bytes in hex.
 func Args(n int) *random.RandomPasswordArgs {
 	return &random.RandomPasswordArgs{
@@ -39,6 +43,11 @@ func New(ctx *pulumi.Context, name string, n int, opts ...pulumi.ResourceOption)
 	if n <= 0 {
 		return pulumi.StringOutput{}, fmt.Errorf("hexsecret %q: %d bytes", name, n)
 	}
+	// A secret, once made, survives any change of these inputs: a new
+	// default or schema in a random-provider release, or a change here,
+	// would otherwise replace it, and a new host key seed replaces every
+	// instance. Rotate on purpose with `pulumi up --replace <urn>`.
+	opts = append(append([]pulumi.ResourceOption{}, opts...), pulumi.IgnoreChanges(Inputs))
 	pw, err := random.NewRandomPassword(ctx, name, Args(n), opts...)
 	if err != nil {
 		return pulumi.StringOutput{}, err

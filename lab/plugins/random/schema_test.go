@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/components/hexsecret"
 )
 
 // The package schema of pulumi-random 4.21.1, the reference for which
@@ -124,6 +126,23 @@ func TestSchemaProgramInputs(t *testing.T) {
 	}
 	for _, f := range check(t, New(), in) {
 		t.Errorf("Check of the program's inputs %v: failure %s: %s", in, f.GetProperty(), f.GetReason())
+	}
+}
+
+// The inputs the program ignores changes of (hexsecret.Inputs) are exactly
+// the schema's: an input a provider release adds would otherwise replace
+// every key seed.
+func TestSchemaInputsIgnoredByTheProgram(t *testing.T) {
+	s := loadSchema(t)
+	var schema []string
+	for k := range s.InputProperties {
+		schema = append(schema, k)
+	}
+	sort.Strings(schema)
+	ignored := append([]string(nil), hexsecret.Inputs...)
+	sort.Strings(ignored)
+	if strings.Join(schema, " ") != strings.Join(ignored, " ") {
+		t.Errorf("hexsecret.Inputs = %v, the 4.21.1 schema's inputs are %v", ignored, schema)
 	}
 }
 
