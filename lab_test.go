@@ -541,12 +541,24 @@ ssh-keygen -q -t ed25519 -N '' -f /run/impostor_key
 		walkthrough(t, l, 2)
 	})
 
-	t.Run("destroy runs the delete commands and leaves nothing", func(t *testing.T) {
+	t.Run("destroy from an address outside sshAllowedCidrs needs no SSH and leaves nothing", func(t *testing.T) {
+		// The operator has moved: SSH from where `pulumi` runs is refused by
+		// the security groups. The remote commands are deleted with their
+		// instances, without SSH; with SSH attempted, each delete would dial
+		// 40 times and destroy would fail after many minutes.
+		runPulumi(t, l, "config", "set", "--path", "vpclink:sshAllowedCidrs[0]", "198.51.100.77/32")
+		runPulumi(t, l, "up", "--yes", "--skip-preview")
+		if err := checks.TCPProbe(l.World, "op", vpnA.PublicIP, 22); err == nil {
+			t.Fatalf("SSH to %s still open from the operator after narrowing sshAllowedCidrs", vpnA.PublicIP)
+		}
+		start := time.Now()
 		assertNoWarnings(t, "destroy", runPulumi(t, l, "destroy", "--yes", "--skip-preview"))
+		t.Logf("destroy without SSH: %.1fs", time.Since(start).Seconds())
 		for _, h := range []string{vpnA.Name, vpnB.Name} {
+			// The teardown did not run: the instance went with its tunnel.
 			left := readFile(filepath.Join(l.World.Dir, "deleted", h+".txt"))
-			if strings.TrimSpace(left) != "ip_forward=0" {
-				t.Errorf("%s held this when it was deleted (the teardown should have removed it): %q", h, left)
+			if !strings.Contains(left, ".conf") {
+				t.Errorf("%s held this when it was deleted; the skipped teardown should have left its files: %q", h, left)
 			}
 		}
 		if n := stackResources(t, l); n != 0 {
@@ -651,6 +663,15 @@ func readFile(p string) string {
 // Three regions in a full mesh (two tunnels on each VPN instance), one site
 // without terminal, and one region whose image has no OpenVPN: its setup
 // installs it with apt from the lab's own package repository.
+// keptLinks remove link "tokyo-sydney" (k=1 of the default mesh) and
+// keeps the other two with the ports and addresses they had by default.
+var keptLinks = [][2]string{
+	{"vpclink:links[0].sites[0]", "tokyo"}, {"vpclink:links[0].sites[1]", "virginia"}, {"vpclink:links[0].port", "4000"},
+	{"vpclink:links[0].tunnelAddresses[0]", "10.254.0.1"}, {"vpclink:links[0].tunnelAddresses[1]", "10.254.0.2"},
+	{"vpclink:links[1].sites[0]", "virginia"}, {"vpclink:links[1].sites[1]", "sydney"}, {"vpclink:links[1].port", "4002"},
+	{"vpclink:links[1].tunnelAddresses[0]", "10.254.2.1"}, {"vpclink:links[1].tunnelAddresses[1]", "10.254.2.2"},
+}
+
 func TestLabThreeSitesAndAptInstall(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("lab tests need root (network and mount namespaces); CI runs them as root")
@@ -689,6 +710,37 @@ func TestLabThreeSitesAndAptInstall(t *testing.T) {
 		t.Errorf("the lab's repository served no openvpn package:\n%s", repoLog)
 	}
 	runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
+
+	t.Run("a removed link is torn down on both ends; the others keep working", func(t *testing.T) {
+		for _, kv := range keptLinks {
+			runPulumi(t, l, "config", "set", "--path", kv[0], kv[1])
+		}
+		for name, op := range previewSteps(t, l) {
+			if !strings.HasPrefix(name, "tokyo-sydney") || op != "delete" {
+				t.Errorf("removing link tokyo-sydney: %s would %s", name, op)
+			}
+		}
+		assertNoWarnings(t, "up removing a link", runPulumi(t, l, "up", "--yes", "--skip-preview"))
+		var tokyoVPN *world.Host
+		for _, k := range links {
+			for i := range k.VPN {
+				if strings.HasPrefix(k.VPN[i].Name, "tokyo") {
+					tokyoVPN = k.VPN[i]
+				}
+			}
+		}
+		for _, h := range []*world.Host{tokyoVPN, sydney} {
+			out, err := h.Exec("sh", "-c", "ls /etc/openvpn/vpclink /etc/systemd/system; systemctl is-active vpclink-tokyo-sydney.service || true")
+			if err != nil || strings.Contains(out, "tokyo-sydney") || !strings.Contains(out, "inactive") {
+				t.Errorf("%s after removing the link (its files and unit should be gone): %v\n%s", h.Name, err, out)
+			}
+		}
+		if pingOK(tokyo, sydney.PrivateIP) {
+			t.Error("tokyo-terminal still reaches sydney-vpn with the link removed")
+		}
+		walkthrough(t, l, 2) // tokyo-virginia, both ways: the terminals that remain linked
+		runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
+	})
 }
 
 // The README's `pulumi config set` commands work as written against the

@@ -259,7 +259,8 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 			pulumi.DependsOn(deps),
 			pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}),
 			// The EIP moves to a replacement: tear down before setting up again.
-			pulumi.DeleteBeforeReplace(true))
+			pulumi.DeleteBeforeReplace(true),
+			deletedWith(site.vpnInstance))
 		if err != nil {
 			return nil, err
 		}
@@ -366,7 +367,8 @@ func (a LinkArgs) identity(ctx *pulumi.Context, name string, site *Site, parent 
 	}, parent,
 		pulumi.DependsOn(site.vpnReachable),
 		pulumi.AdditionalSecretOutputs([]string{"stderr"}),
-		pulumi.DeleteBeforeReplace(true))
+		pulumi.DeleteBeforeReplace(true),
+		deletedWith(site.vpnInstance))
 }
 
 // connection is how the program logs in to an instance: the login user
@@ -387,9 +389,9 @@ func (a LinkArgs) connection(host, hostKey pulumi.StringInput) remote.Connection
 // the peer's terminal (or VPN instance), once both ends are configured.
 func (a LinkArgs) check(ctx *pulumi.Context, name string, link *Link, i int, ready []pulumi.Resource) (*remote.Command, error) {
 	site, peer := a.Sites[i], a.Sites[1-i]
-	host, hostKey, src, deps := site.VpnPublicIP, site.VpnHostKey, site.VpnPrivateIPAddress, site.vpnReachable
+	host, hostKey, src, deps, on := site.VpnPublicIP, site.VpnHostKey, site.VpnPrivateIPAddress, site.vpnReachable, site.vpnInstance
 	if site.HasTerminal {
-		host, hostKey, src, deps = site.TerminalPublicIP, site.TerminalHostKey, site.TerminalPrivateIPAddress, site.terminalReachable
+		host, hostKey, src, deps, on = site.TerminalPublicIP, site.TerminalHostKey, site.TerminalPrivateIPAddress, site.terminalReachable, site.terminalInstance
 	}
 	dst := peer.VpnPrivateIPAddress
 	if peer.HasTerminal {
@@ -411,5 +413,19 @@ func (a LinkArgs) check(ctx *pulumi.Context, name string, link *Link, i int, rea
 		}).(pulumi.StringOutput),
 		// Check anew when either end is set up anew (a replaced setup).
 		Triggers: pulumi.Array{link.Setups[0].ID(), link.Setups[1].ID()},
-	}, pulumi.Parent(link), pulumi.DependsOn(deps))
+	}, pulumi.Parent(link), pulumi.DependsOn(deps), deletedWith(on))
+}
+
+// deletedWith skips a remote command's delete step when its instance is
+// deleted in the same operation (`pulumi destroy`, a replaced instance):
+// there is nothing left to tear down, and no SSH is needed, so destroy
+// finishes even where SSH is no longer possible (sshAllowedCidrs narrowed
+// to an address the operator has left). Removing a link while its
+// instances stay still runs the teardown. A Site built without instances
+// (unit tests of Link alone) gives nil: no option.
+func deletedWith(instance pulumi.Resource) pulumi.ResourceOption {
+	if instance == nil {
+		return pulumi.Composite()
+	}
+	return pulumi.DeletedWith(instance)
 }

@@ -123,6 +123,9 @@ type Site struct {
 	tags map[string]string
 	// vpnReachable and terminalReachable are what SSH to each instance needs.
 	vpnReachable, terminalReachable []pulumi.Resource
+	// vpnInstance and terminalInstance (nil without a terminal): the remote
+	// commands on an instance are deleted with it, without SSH.
+	vpnInstance, terminalInstance pulumi.Resource
 }
 
 // NewSite creates a Site.
@@ -214,6 +217,7 @@ func NewSite(ctx *pulumi.Context, name string, args *SiteArgs, opts ...pulumi.Re
 	site.VpnPrivateIP = vpn.instance.PrivateIp
 	site.VpnPublicIP = vpn.eip.PublicIp
 	site.vpnReachable = append([]pulumi.Resource{vpn.eip}, append(network.reachable, groups.vpnSSH...)...)
+	site.vpnInstance = vpn.instance
 
 	site.TerminalInstanceID = pulumi.String("").ToStringOutput()
 	site.TerminalPrivateIP = pulumi.String("").ToStringOutput()
@@ -232,6 +236,7 @@ func NewSite(ctx *pulumi.Context, name string, args *SiteArgs, opts ...pulumi.Re
 		site.TerminalPublicIP = term.eip.PublicIp
 		site.TerminalHostKey = term.hostKey
 		site.terminalReachable = append([]pulumi.Resource{term.eip}, append(network.reachable, groups.terminalSSH...)...)
+		site.terminalInstance = term.instance
 	}
 
 	site.VpcID = network.vpc.ID().ToStringOutput()
