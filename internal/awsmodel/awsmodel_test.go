@@ -26,6 +26,7 @@ func TestDiff(t *testing.T) {
 	}{
 		{"same", props(), nil, nil},
 		{"instance type: stop/start in place", props("instanceType", "t3.small"), []string{"instanceType"}, nil},
+		{"instance type of another architecture: new instance", props("instanceType", "t4g.micro"), []string{"instanceType"}, []string{"instanceType"}},
 		{"image: new instance", props("ami", "ami-2"), []string{"ami"}, []string{"ami"}},
 		{"private IP: new instance", props("privateIp", "10.0.0.11"), []string{"privateIp"}, []string{"privateIp"}},
 		{"user data: in place", props("userData", "b"), []string{"userData"}, nil},
