@@ -213,7 +213,13 @@ func Load(prefix string, log io.Writer) (*Lab, error) {
 
 // labCommands are built into the lab's bin directory: the stand-in
 // plugins and the lab's package repository server.
-var labCommands = []string{"pulumi-language-go", "pulumi-resource-aws", "pulumi-resource-command", "pulumi-resource-random", "vpclab-repo"}
+var labCommands = []string{"vpclab-language-go", "pulumi-resource-aws", "pulumi-resource-command", "pulumi-resource-random", "vpclab-repo"}
+
+// renamed are commands whose binary takes the name the CLI looks for: the
+// language host's source directory is not named pulumi-language-go, which
+// is the name of Pulumi's own host's source tree, so that nobody mistakes
+// this one for a copy of it.
+var renamed = map[string]string{"vpclab-language-go": "pulumi-language-go"}
 
 func (l *Lab) buildPlugin(ctx context.Context) error {
 	if err := os.MkdirAll(l.bin(), 0o755); err != nil {
@@ -227,6 +233,11 @@ func (l *Lab) buildPlugin(ctx context.Context) error {
 	cmd.Dir = l.Repo
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the lab's plugins (go %s): %w\n%s", strings.Join(args, " "), err, out)
+	}
+	for from, to := range renamed {
+		if err := os.Rename(filepath.Join(l.bin(), from), filepath.Join(l.bin(), to)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
-// Command pulumi-language-go is the vpclink lab's own Go language host (see
-// lab/plugins/langgo). The engine starts it with its own address as the
-// last argument; it prints the port it serves on and serves until stopped.
+// Command vpclab-language-go is the vpclink lab's own Go language host (see
+// lab/plugins/langgo); the lab installs it as pulumi-language-go, the name
+// the CLI looks for. The engine starts it with its own address as the last
+// argument; it prints the port it serves on and serves until stopped.
 package main
 
 import (
