@@ -30,6 +30,7 @@ import (
 
 	awsplugin "github.com/vpclink/pulumi-vpc-openvpn/lab/plugins/aws"
 	commandplugin "github.com/vpclink/pulumi-vpc-openvpn/lab/plugins/command"
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/plugins/langgo"
 	randomplugin "github.com/vpclink/pulumi-vpc-openvpn/lab/plugins/random"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/world"
 )
@@ -155,7 +156,7 @@ func (l *Lab) Prepare(ctx context.Context) error {
 	}
 	// The language host lists the program's modules from inside the lab,
 	// which has no way out: have them all in the module cache first.
-	if out, err := exec.CommandContext(ctx, goBinary(), "mod", "download").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, langgo.GoCommand(), "mod", "download").CombinedOutput(); err != nil {
 		return fmt.Errorf("go mod download: %w\n%s", err, out)
 	}
 	if err := l.images(ctx); err != nil {
@@ -229,7 +230,7 @@ func (l *Lab) buildPlugin(ctx context.Context) error {
 	for _, c := range labCommands {
 		args = append(args, "./lab/cmd/"+c)
 	}
-	cmd := exec.CommandContext(ctx, goBinary(), args...)
+	cmd := exec.CommandContext(ctx, langgo.GoCommand(), args...)
 	cmd.Dir = l.Repo
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the lab's plugins (go %s): %w\n%s", strings.Join(args, " "), err, out)
@@ -258,13 +259,6 @@ func ProjectPlugins(dir string) workspace.Plugins {
 			{Name: "random", Path: dir, Version: randomplugin.Version},
 		},
 	}
-}
-
-func goBinary() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return "/usr/local/go/bin/go"
 }
 
 // writeProject makes the lab's project directory: the project's own
@@ -335,7 +329,7 @@ func (l *Lab) Env() []string {
 		}
 		env = append(env, kv)
 	}
-	path := strings.Join([]string{l.bin(), l.Toolchain, filepath.Dir(goBinary()), os.Getenv("PATH")}, ":")
+	path := strings.Join([]string{l.bin(), l.Toolchain, filepath.Dir(langgo.GoCommand()), os.Getenv("PATH")}, ":")
 	return append(env,
 		"PATH="+path,
 		"PULUMI_HOME="+l.home(),

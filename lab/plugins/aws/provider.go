@@ -18,7 +18,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/vpclink/pulumi-vpc-openvpn/internal/awsmodel"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/plugins/skeleton"
@@ -56,11 +55,6 @@ func New() (*Provider, error) {
 	return &Provider{Base: skeleton.Base{Name: "aws", Version: Version, ConfigKeys: providerKeys}, world: w}, nil
 }
 
-func unmarshal(s *structpb.Struct) (resource.PropertyMap, error) { return skeleton.Unmarshal(s) }
-func marshal(m resource.PropertyMap) (*structpb.Struct, error)   { return skeleton.Marshal(m) }
-func typeOf(urn string) string                                   { return skeleton.TypeOf(urn) }
-func nameOf(urn string) string                                   { return skeleton.NameOf(urn) }
-
 // providerKeys are the provider configuration keys the program sets.
 var providerKeys = map[string]bool{
 	"region": true,
@@ -75,7 +69,7 @@ func (p *Provider) CheckConfig(ctx context.Context, req *pulumirpc.CheckRequest)
 	if err != nil {
 		return nil, err
 	}
-	news, err := unmarshal(req.GetNews())
+	news, err := skeleton.Unmarshal(req.GetNews())
 	if err != nil {
 		return nil, err
 	}
@@ -88,11 +82,11 @@ func (p *Provider) CheckConfig(ctx context.Context, req *pulumirpc.CheckRequest)
 
 // DiffConfig: another region means other resources.
 func (p *Provider) DiffConfig(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := unmarshal(req.GetOldInputs())
+	olds, err := skeleton.Unmarshal(req.GetOldInputs())
 	if err != nil {
 		return nil, err
 	}
-	news, err := unmarshal(req.GetNews())
+	news, err := skeleton.Unmarshal(req.GetNews())
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +98,7 @@ func (p *Provider) DiffConfig(_ context.Context, req *pulumirpc.DiffRequest) (*p
 
 // Configure takes the region.
 func (p *Provider) Configure(_ context.Context, req *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
-	args, err := unmarshal(req.GetArgs())
+	args, err := skeleton.Unmarshal(req.GetArgs())
 	if err != nil {
 		return nil, err
 	}
@@ -118,22 +112,22 @@ func (p *Provider) Configure(_ context.Context, req *pulumirpc.ConfigureRequest)
 // Check refuses what is not emulated and fills in auto-names, as the real
 // provider does (kept from the old inputs once given).
 func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	token := typeOf(req.GetUrn())
+	token := skeleton.TypeOf(req.GetUrn())
 	kind := awsmodel.Kinds[token]
 	if kind == nil {
 		return nil, skeleton.NotEmulated("resource type", token)
 	}
-	news, err := unmarshal(req.GetNews())
+	news, err := skeleton.Unmarshal(req.GetNews())
 	if err != nil {
 		return nil, err
 	}
-	olds, err := unmarshal(req.GetOlds())
+	olds, err := skeleton.Unmarshal(req.GetOlds())
 	if err != nil {
 		return nil, err
 	}
 	var failures []*pulumirpc.CheckFailure
 	for _, k := range awsmodel.Unmodelled(token, news) {
-		failures = append(failures, &pulumirpc.CheckFailure{Property: k, Reason: fmt.Sprintf("vpclink lab: property %q of %s is not emulated", k, token)})
+		failures = append(failures, skeleton.PropertyNotEmulated(token, k))
 	}
 	if kind.AutoName != "" {
 		key := resource.PropertyKey(kind.AutoName)
@@ -143,30 +137,30 @@ func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 			} else {
 				b := make([]byte, 4)
 				rand.Read(b)
-				news[key] = resource.NewProperty(awsmodel.AutoName(nameOf(req.GetUrn()), hex.EncodeToString(b)))
+				news[key] = resource.NewProperty(awsmodel.AutoName(skeleton.NameOf(req.GetUrn()), hex.EncodeToString(b)))
 			}
 		}
 	}
-	inputs, err := marshal(news)
+	inputs, err := skeleton.Marshal(news)
 	return &pulumirpc.CheckResponse{Inputs: inputs, Failures: failures}, err
 }
 
 // Diff reports the changed inputs and which of them replace, by the model.
 func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := unmarshal(req.GetOldInputs())
+	olds, err := skeleton.Unmarshal(req.GetOldInputs())
 	if err != nil {
 		return nil, err
 	}
 	if len(olds) == 0 {
-		if olds, err = unmarshal(req.GetOlds()); err != nil {
+		if olds, err = skeleton.Unmarshal(req.GetOlds()); err != nil {
 			return nil, err
 		}
 	}
-	news, err := unmarshal(req.GetNews())
+	news, err := skeleton.Unmarshal(req.GetNews())
 	if err != nil {
 		return nil, err
 	}
-	token := typeOf(req.GetUrn())
+	token := skeleton.TypeOf(req.GetUrn())
 	for _, k := range req.GetIgnoreChanges() {
 		if v, ok := olds[resource.PropertyKey(k)]; ok {
 			news[resource.PropertyKey(k)] = v
@@ -197,27 +191,27 @@ func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumir
 
 // Create creates the object in the emulated world.
 func (p *Provider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
-	in, err := unmarshal(req.GetProperties())
+	in, err := skeleton.Unmarshal(req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
-	token := typeOf(req.GetUrn())
+	token := skeleton.TypeOf(req.GetUrn())
 	if req.GetPreview() {
-		props, err := marshal(in)
+		props, err := skeleton.Marshal(in)
 		return &pulumirpc.CreateResponse{Properties: props}, err
 	}
-	id, out, err := p.world.Create(p.region, token, nameOf(req.GetUrn()), in)
+	id, out, err := p.world.Create(p.region, token, skeleton.NameOf(req.GetUrn()), in)
 	if err != nil {
 		return nil, err
 	}
-	props, err := marshal(out)
+	props, err := skeleton.Marshal(out)
 	return &pulumirpc.CreateResponse{Id: id, Properties: props}, err
 }
 
 // Read reports whether the object still exists (refresh); its properties
 // are what the lab made them.
 func (p *Provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
-	ok, err := p.world.ObjectExists(typeOf(req.GetUrn()), req.GetId())
+	ok, err := p.world.ObjectExists(skeleton.TypeOf(req.GetUrn()), req.GetId())
 	if err != nil {
 		return nil, err
 	}
@@ -229,46 +223,46 @@ func (p *Provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumir
 
 // Update changes the object in place.
 func (p *Provider) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	news, err := unmarshal(req.GetNews())
+	news, err := skeleton.Unmarshal(req.GetNews())
 	if err != nil {
 		return nil, err
 	}
 	if req.GetPreview() {
 		// As the real provider plans: computed outputs that the change does
 		// not touch keep their values (an interface id stays known).
-		olds, err := unmarshal(req.GetOlds())
+		olds, err := skeleton.Unmarshal(req.GetOlds())
 		if err != nil {
 			return nil, err
 		}
-		out := awsmodel.Outputs(typeOf(req.GetUrn()), req.GetId(), nameOf(req.GetUrn()), news, p.region, awsmodel.Text(olds["publicIp"]))
+		out := awsmodel.Outputs(skeleton.TypeOf(req.GetUrn()), req.GetId(), skeleton.NameOf(req.GetUrn()), news, p.region, awsmodel.Text(olds["publicIp"]))
 		for k, v := range olds {
 			if _, ok := out[k]; !ok {
 				out[k] = v
 			}
 		}
-		props, err := marshal(out)
+		props, err := skeleton.Marshal(out)
 		return &pulumirpc.UpdateResponse{Properties: props}, err
 	}
-	olds, err := unmarshal(req.GetOldInputs())
+	olds, err := skeleton.Unmarshal(req.GetOldInputs())
 	if err != nil {
 		return nil, err
 	}
-	out, err := p.world.UpdateObject(p.region, typeOf(req.GetUrn()), req.GetId(), nameOf(req.GetUrn()), olds, news)
+	out, err := p.world.UpdateObject(p.region, skeleton.TypeOf(req.GetUrn()), req.GetId(), skeleton.NameOf(req.GetUrn()), olds, news)
 	if err != nil {
 		return nil, err
 	}
-	props, err := marshal(out)
+	props, err := skeleton.Marshal(out)
 	return &pulumirpc.UpdateResponse{Properties: props}, err
 }
 
 // Delete deletes the object, subject to AWS's dependency checks.
 func (p *Provider) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
-	return &emptypb.Empty{}, p.world.Delete(p.region, typeOf(req.GetUrn()), req.GetId())
+	return &emptypb.Empty{}, p.world.Delete(p.region, skeleton.TypeOf(req.GetUrn()), req.GetId())
 }
 
 // Invoke answers the functions the program calls.
 func (p *Provider) Invoke(ctx context.Context, req *pulumirpc.InvokeRequest) (*pulumirpc.InvokeResponse, error) {
-	args, err := unmarshal(req.GetArgs())
+	args, err := skeleton.Unmarshal(req.GetArgs())
 	if err != nil {
 		return nil, err
 	}
@@ -281,6 +275,6 @@ func (p *Provider) Invoke(ctx context.Context, req *pulumirpc.InvokeRequest) (*p
 	default:
 		return p.Base.Invoke(ctx, req)
 	}
-	ret, err := marshal(out)
+	ret, err := skeleton.Marshal(out)
 	return &pulumirpc.InvokeResponse{Return: ret}, err
 }

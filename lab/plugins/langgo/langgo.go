@@ -67,6 +67,12 @@ func (h *Host) goCmd() string {
 	if h.Go != "" {
 		return h.Go
 	}
+	return GoCommand()
+}
+
+// GoCommand is the go command: "go" on PATH, else /usr/local/go/bin/go
+// (sudo's secure_path drops Go's directory).
+func GoCommand() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}

@@ -75,9 +75,15 @@ func Unknown(token string, props resource.PropertyMap, allowed map[string]bool) 
 	sort.Strings(keys)
 	var out []*pulumirpc.CheckFailure
 	for _, k := range keys {
-		out = append(out, &pulumirpc.CheckFailure{Property: k, Reason: fmt.Sprintf("vpclink lab: property %q of %s is not emulated", k, token)})
+		out = append(out, PropertyNotEmulated(token, k))
 	}
 	return out
+}
+
+// PropertyNotEmulated is the check failure for property key of token:
+// "vpclink lab: property "x" of TOKEN is not emulated".
+func PropertyNotEmulated(token, key string) *pulumirpc.CheckFailure {
+	return &pulumirpc.CheckFailure{Property: key, Reason: fmt.Sprintf("vpclink lab: property %q of %s is not emulated", key, token)}
 }
 
 // Base answers the provider-level calls of a stand-in. Embed it and set
