@@ -9,6 +9,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -107,6 +108,31 @@ func configKeys(ctx *pulumi.Context) []string {
 	return append(keys, extra...)
 }
 
+// siteInputError names the configuration key of a site input that the
+// site's region refused (a vpclink.InputError); other errors pass as they are.
+func siteInputError(cfg topology.Config, i int, err error) error {
+	var ie *vpclink.InputError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	field := map[string]string{"AvailabilityZone": "availabilityZone", "InstanceType": "instanceType"}[ie.Input]
+	if field == "" {
+		return err
+	}
+	k := fmt.Sprintf("sites[%d].%s", i, field)
+	fe := &topology.FieldError{Value: ie.Value, Problem: ie.Err.Error()}
+	if field == "instanceType" && !cfg.Given(k) {
+		// The stack-wide key, or its default.
+		k = "instanceType"
+		if !cfg.Given(k) {
+			fe.Unset, fe.Value = true, ""
+			fe.Problem = fmt.Sprintf("the default %s: %v", ie.Value, ie.Err)
+		}
+	}
+	fe.Key = topology.ConfigNamespace + ":" + k
+	return fe
+}
+
 // infrastructure is what createInfrastructure built.
 type infrastructure struct {
 	config topology.Config
@@ -136,9 +162,11 @@ func createInfrastructure(ctx *pulumi.Context, cfg topology.Config) (*infrastruc
 		return nil, err
 	}
 
+	// Every site is planned (the region's API answers what it needs and
+	// refuses what it cannot have) before any AWS resource is registered.
 	byName := map[string]*vpclink.Site{}
-	for _, s := range cfg.Sites {
-		site, err := vpclink.NewSite(ctx, s.Name, &vpclink.SiteArgs{
+	for i, s := range cfg.Sites {
+		site, err := vpclink.PlanSite(ctx, s.Name, &vpclink.SiteArgs{
 			Region:             s.Region,
 			VpcCidr:            s.VpcCidr,
 			VpnSubnetCidr:      s.VpnSubnetCidr,
@@ -154,10 +182,15 @@ func createInfrastructure(ctx *pulumi.Context, cfg topology.Config) (*infrastruc
 			Tags:               map[string]string{"pulumi:stack": ctx.Stack()},
 		}, pulumi.Providers(infra.random))
 		if err != nil {
-			return nil, err
+			return nil, siteInputError(cfg, i, err)
 		}
 		byName[s.Name] = site
 		infra.sites = append(infra.sites, site)
+	}
+	for _, site := range infra.sites {
+		if err := site.Build(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	for i, l := range cfg.Links {

@@ -17,6 +17,8 @@ package vpclink
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
@@ -58,13 +60,23 @@ type SiteArgs struct {
 	VpnPrivateIP, TerminalPrivateIP string
 	// NoTerminal skips the terminal instance (its subnet is still created).
 	NoTerminal bool
-	// AvailabilityZone optionally pins both subnets to one zone.
+	// AvailabilityZone pins both subnets to one zone, e.g. "eu-west-1b"; it
+	// must be an available zone of Region that offers InstanceType
+	// (checked by PlanSite, from DescribeAvailabilityZones and
+	// DescribeInstanceTypeOfferings). Default: the first such zone in name
+	// order, chosen when the subnets are created and kept afterwards (not
+	// AWS's own choice, which may be a zone without the type). Setting or
+	// changing it replaces the subnets and instances, deleting first: AWS
+	// refuses a second subnet with the same range.
 	AvailabilityZone string
 	// InstanceType of both instances; default t3.micro. The image is chosen
 	// for its architecture (x86_64 or arm64).
 	InstanceType string
-	// Ami pins the image; default the newest Ubuntu 24.04 of the region,
-	// looked up once and then kept (later images do not replace instances).
+	// Ami pins the image. Default: the image the instance runs now, if it
+	// suits the architecture of InstanceType (found in the region by subnet
+	// and private IP, so a newer image never replaces a running instance);
+	// else the newest Ubuntu 24.04 image of Canonical for that architecture
+	// (a new instance, or a change between x86_64 and arm64 types).
 	Ami string
 	// SSHPublicKey is installed for the login user of both instances.
 	SSHPublicKey pulumi.StringInput
@@ -123,13 +135,54 @@ type Site struct {
 	tags map[string]string
 	// vpnReachable and terminalReachable are what SSH to each instance needs.
 	vpnReachable, terminalReachable []pulumi.Resource
+	// plan is PlanSite's, until Build.
+	plan *sitePlan
 	// vpnInstance and terminalInstance (nil without a terminal): the remote
 	// commands on an instance are deleted with it, without SSH.
 	vpnInstance, terminalInstance pulumi.Resource
 }
 
-// NewSite creates a Site.
+// InputError is a site input that the region's API refuses: Input is the
+// SiteArgs field ("AvailabilityZone", "InstanceType"), Value the value as
+// given.
+type InputError struct {
+	Site, Input, Value string
+	Err                error
+}
+
+func (e *InputError) Error() string {
+	return fmt.Sprintf("site %q: %s = %q: %v", e.Site, e.Input, e.Value, e.Err)
+}
+
+func (e *InputError) Unwrap() error { return e.Err }
+
+// NewSite creates a Site: PlanSite, then Build.
 func NewSite(ctx *pulumi.Context, name string, args *SiteArgs, opts ...pulumi.ResourceOption) (*Site, error) {
+	site, err := PlanSite(ctx, name, args, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return site, site.Build(ctx)
+}
+
+// sitePlan is what PlanSite learnt and Build uses.
+type sitePlan struct {
+	args         SiteArgs
+	instanceType string
+	// arch is the instance type's AWS architecture; zone the subnets'.
+	arch string
+	zone zoneChoice
+	// newest is the newest Ubuntu image for arch ("" when args.Ami pins one).
+	newest string
+}
+
+// PlanSite registers the Site component and its provider and asks the
+// region's API what the site needs: the instance type's architecture,
+// the zone (a pinned one is checked to exist and to offer the type) and
+// the newest image. It creates no AWS resource, so a program that plans
+// every site before building any refuses bad input with nothing created.
+// Errors about an input are *InputError.
+func PlanSite(ctx *pulumi.Context, name string, args *SiteArgs, opts ...pulumi.ResourceOption) (*Site, error) {
 	if args == nil {
 		args = &SiteArgs{}
 	}
@@ -171,19 +224,47 @@ func NewSite(ctx *pulumi.Context, name string, args *SiteArgs, opts ...pulumi.Re
 		}
 	}
 	site.Provider = prov
+	plan := &sitePlan{args: *args, instanceType: instanceType}
+	var err error
+	if plan.arch, err = architecture(ctx, instanceType, pulumi.Provider(prov)); err != nil {
+		return nil, &InputError{Site: name, Input: "InstanceType", Value: instanceType, Err: err}
+	}
+	if plan.zone, err = siteZone(ctx, args.Region, args.AvailabilityZone, instanceType, pulumi.Provider(prov)); err != nil {
+		if args.AvailabilityZone == "" {
+			return nil, &InputError{Site: name, Input: "InstanceType", Value: instanceType, Err: err}
+		}
+		return nil, &InputError{Site: name, Input: "AvailabilityZone", Value: args.AvailabilityZone, Err: err}
+	}
+	if args.Ami == "" {
+		if plan.newest, err = ubuntuAMI(ctx, plan.arch, pulumi.Provider(prov)); err != nil {
+			return nil, fmt.Errorf("site %q: %w", name, err)
+		}
+	}
+	site.plan = plan
+	return site, nil
+}
+
+// Build creates the site's AWS resources as PlanSite planned them; once.
+func (site *Site) Build(ctx *pulumi.Context) error {
+	plan := site.plan
+	if plan == nil {
+		return fmt.Errorf("site %q: Build needs a site from PlanSite, built once", site.Name)
+	}
+	site.plan = nil
+	name, args, prov, instanceType, arch := site.Name, &plan.args, site.Provider, plan.instanceType, plan.arch
 	// Every AWS resource of the site: child of the component, on its provider.
 	in := []pulumi.ResourceOption{pulumi.Parent(site), pulumi.Provider(prov)}
 	with := func(more ...pulumi.ResourceOption) []pulumi.ResourceOption {
 		return append(append([]pulumi.ResourceOption{}, in...), more...)
 	}
 
-	network, err := site.network(ctx, name, args, with)
+	network, err := site.network(ctx, name, args, plan.zone, with)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	groups, err := site.securityGroups(ctx, name, args, network.vpc, with)
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	keyPair, err := ec2.NewKeyPair(ctx, name+"-ssh", &ec2.KeyPairArgs{
@@ -191,25 +272,26 @@ func NewSite(ctx *pulumi.Context, name string, args *SiteArgs, opts ...pulumi.Re
 		Tags:      site.tagsFor(name + "-ssh"),
 	}, with()...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 
-	ami := args.Ami
-	var amiOpts []pulumi.ResourceOption
-	if ami == "" {
-		if ami, err = ubuntuAMI(ctx, instanceType, pulumi.Provider(prov)); err != nil {
-			return nil, fmt.Errorf("site %q: %w", name, err)
+	// The image: pinned, else the one the instance runs now (so a newer
+	// image never replaces a running instance), else the newest one for the
+	// type's architecture (a new instance, or a change of architecture).
+	image := func(*ec2.Subnet, string) pulumi.StringOutput { return pulumi.String(args.Ami).ToStringOutput() }
+	if args.Ami == "" {
+		image = func(subnet *ec2.Subnet, privateIP string) pulumi.StringOutput {
+			return runningImage(ctx, subnet, privateIP, arch, plan.newest, pulumi.Provider(prov))
 		}
-		// A newer image later must not replace a running VPN instance.
-		amiOpts = append(amiOpts, pulumi.IgnoreChanges([]string{"ami"}))
 	}
 
 	vpn, err := site.instance(ctx, name+"-vpn", instanceSpec{
-		ami: ami, instanceType: instanceType, subnet: network.vpnSubnet, privateIP: args.VpnPrivateIP,
+		ami: image(network.vpnSubnet, args.VpnPrivateIP), instanceType: instanceType, zone: network.zone,
+		subnet: network.vpnSubnet, privateIP: args.VpnPrivateIP,
 		group: groups.vpn, keyName: keyPair.KeyName, forwards: true,
-	}, network.igw, with(amiOpts...))
+	}, network.igw, with())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	site.VpnHostKey = vpn.hostKey
 	site.VpnInstanceID = vpn.instance.ID().ToStringOutput()
@@ -225,11 +307,12 @@ func NewSite(ctx *pulumi.Context, name string, args *SiteArgs, opts ...pulumi.Re
 	site.TerminalHostKey = pulumi.String("").ToStringOutput()
 	if site.HasTerminal {
 		term, err := site.instance(ctx, name+"-terminal", instanceSpec{
-			ami: ami, instanceType: instanceType, subnet: network.terminalSubnet, privateIP: args.TerminalPrivateIP,
+			ami: image(network.terminalSubnet, args.TerminalPrivateIP), instanceType: instanceType, zone: network.zone,
+			subnet: network.terminalSubnet, privateIP: args.TerminalPrivateIP,
 			group: groups.terminal, keyName: keyPair.KeyName, forwards: false,
-		}, network.igw, with(amiOpts...))
+		}, network.igw, with())
 		if err != nil {
-			return nil, err
+			return err
 		}
 		site.TerminalInstanceID = term.instance.ID().ToStringOutput()
 		site.TerminalPrivateIP = term.instance.PrivateIp
@@ -260,9 +343,9 @@ func NewSite(ctx *pulumi.Context, name string, args *SiteArgs, opts ...pulumi.Re
 		"vpnSecurityGroupId":      site.VpnSecurityGroupID,
 		"terminalSecurityGroupId": site.TerminalSecurityGroupID,
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	return site, nil
+	return nil
 }
 
 // tagsFor returns the site's tags plus a Name tag.
@@ -279,14 +362,15 @@ type siteNetwork struct {
 	igw                       *ec2.InternetGateway
 	routeTable                *ec2.RouteTable
 	vpnSubnet, terminalSubnet *ec2.Subnet
+	zone                      zoneChoice
 	// reachable is what makes an instance reachable from the internet.
 	reachable []pulumi.Resource
 }
 
 // network builds the VPC, its internet gateway and the ONE route table that
 // both public subnets share, with the default route to the gateway.
-func (s *Site) network(ctx *pulumi.Context, name string, args *SiteArgs, with func(...pulumi.ResourceOption) []pulumi.ResourceOption) (*siteNetwork, error) {
-	n := &siteNetwork{}
+func (s *Site) network(ctx *pulumi.Context, name string, args *SiteArgs, zone zoneChoice, with func(...pulumi.ResourceOption) []pulumi.ResourceOption) (*siteNetwork, error) {
+	n := &siteNetwork{zone: zone}
 	var err error
 	if n.vpc, err = ec2.NewVpc(ctx, name+"-vpc", &ec2.VpcArgs{
 		CidrBlock:          pulumi.String(args.VpcCidr),
@@ -318,9 +402,17 @@ func (s *Site) network(ctx *pulumi.Context, name string, args *SiteArgs, with fu
 		return nil, err
 	}
 	n.reachable = append(n.reachable, defaultRoute)
-	var az pulumi.StringPtrInput
-	if args.AvailabilityZone != "" {
-		az = pulumi.String(args.AvailabilityZone)
+	subnetOpts := []pulumi.ResourceOption{
+		// AWS refuses a second subnet whose range overlaps the first
+		// (InvalidSubnet.Conflict), which a replacement in the same or an
+		// overlapping range is; the instances in a replaced subnet are
+		// replaced too, so creating first would save no downtime.
+		pulumi.DeleteBeforeReplace(true),
+	}
+	if !zone.pinned {
+		// The zone chosen at creation stays: a later change in the
+		// region's offerings must not move the subnets.
+		subnetOpts = append(subnetOpts, pulumi.IgnoreChanges([]string{"availabilityZone"}))
 	}
 	for _, sub := range []struct {
 		role, cidr string
@@ -330,9 +422,9 @@ func (s *Site) network(ctx *pulumi.Context, name string, args *SiteArgs, with fu
 		subnet, err := ec2.NewSubnet(ctx, subnetName, &ec2.SubnetArgs{
 			VpcId:            n.vpc.ID(),
 			CidrBlock:        pulumi.String(sub.cidr),
-			AvailabilityZone: az,
+			AvailabilityZone: pulumi.String(zone.name),
 			Tags:             s.tagsFor(subnetName),
-		}, with()...)
+		}, with(subnetOpts...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -429,11 +521,14 @@ func (s *Site) ingressRule(ctx *pulumi.Context, name string, group pulumi.String
 }
 
 type instanceSpec struct {
-	ami, instanceType string
-	subnet            *ec2.Subnet
-	privateIP         string
-	group             *ec2.SecurityGroup
-	keyName           pulumi.StringInput
+	ami          pulumi.StringOutput
+	instanceType string
+	// zone is where the type is offered; subnet must be in one of them.
+	zone      zoneChoice
+	subnet    *ec2.Subnet
+	privateIP string
+	group     *ec2.SecurityGroup
+	keyName   pulumi.StringInput
 	// forwards turns off the source/destination check: a VPN instance routes
 	// packets that are neither from nor to itself.
 	forwards bool
@@ -485,9 +580,9 @@ func (s *Site) instance(ctx *pulumi.Context, name string, spec instanceSpec, igw
 		// needs a new instance (a stop/start would keep the old key and
 		// break the pin). The seed never changes, so neither does this.
 		UserDataReplaceOnChange: pulumi.Bool(true),
-		Ami:                     pulumi.String(spec.ami),
+		Ami:                     spec.ami,
 		InstanceType:            pulumi.String(spec.instanceType),
-		SubnetId:                spec.subnet.ID(),
+		SubnetId:                spec.zone.offering(spec.subnet, spec.instanceType),
 		PrivateIp:               pulumi.String(spec.privateIP),
 		VpcSecurityGroupIds:     pulumi.StringArray{spec.group.ID()},
 		KeyName:                 spec.keyName,
@@ -520,43 +615,168 @@ func (s *Site) instance(ctx *pulumi.Context, name string, spec instanceSpec, igw
 	return &siteInstance{instance: inst, eip: eip, hostKey: public}, nil
 }
 
-// ubuntuAMI looks up the newest Ubuntu 24.04 image for the architecture of
-// instanceType in the provider's region.
-func ubuntuAMI(ctx *pulumi.Context, instanceType string, prov pulumi.InvokeOption) (string, error) {
+// architecture returns the AWS architecture ("x86_64" or "arm64") of
+// instanceType, from DescribeInstanceTypes; arm64 where a type supports
+// both. An error names the type.
+func architecture(ctx *pulumi.Context, instanceType string, prov pulumi.InvokeOption) (string, error) {
 	it, err := ec2.GetInstanceType(ctx, &ec2.GetInstanceTypeArgs{InstanceType: instanceType}, prov)
 	if err != nil {
 		return "", fmt.Errorf("instance type %q: %w", instanceType, err)
 	}
-	arch := ""
 	if len(it.SupportedArchitectures) == 0 {
-		arch = "amd64" // not reported (minimal test mocks): the common case
+		return "x86_64", nil // not reported (minimal test mocks): the common case
 	}
+	arch := ""
 	for _, a := range it.SupportedArchitectures {
-		switch a {
-		case "arm64":
-			arch = "arm64"
-		case "x86_64":
-			if arch == "" {
-				arch = "amd64"
-			}
+		switch {
+		case a == "arm64":
+			arch = a
+		case a == "x86_64" && arch == "":
+			arch = a
 		}
 	}
 	if arch == "" {
 		return "", fmt.Errorf("instance type %q supports none of x86_64, arm64 (%s)", instanceType, strings.Join(it.SupportedArchitectures, ", "))
 	}
-	awsArch := map[string]string{"amd64": "x86_64", "arm64": "arm64"}[arch]
+	return arch, nil
+}
+
+// zoneChoice is the availability zone of a site's two subnets.
+type zoneChoice struct {
+	region, name string
+	// pinned: the user chose it; else the program did, once.
+	pinned bool
+	// offered lists the region's available zones that offer the instance
+	// type, sorted.
+	offered []string
+}
+
+// siteZone checks a pinned zone against the region's available zones and
+// the zones that offer instanceType (DescribeAvailabilityZones,
+// DescribeInstanceTypeOfferings), or, with none pinned, chooses the first
+// of those zones in name order. AWS's own choice, when a subnet names no
+// zone, may be a zone that does not offer the type; the launch then fails.
+func siteZone(ctx *pulumi.Context, region, pinned, instanceType string, prov pulumi.InvokeOption) (zoneChoice, error) {
+	z := zoneChoice{region: region, name: pinned, pinned: pinned != ""}
+	azs, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{State: pulumi.StringRef("available")}, prov)
+	if err != nil {
+		return z, fmt.Errorf("listing the availability zones of %s: %w", region, err)
+	}
+	offerings, err := ec2.GetInstanceTypeOfferings(ctx, &ec2.GetInstanceTypeOfferingsArgs{
+		Filters:      []ec2.GetInstanceTypeOfferingsFilter{{Name: "instance-type", Values: []string{instanceType}}},
+		LocationType: pulumi.StringRef("availability-zone"),
+	}, prov)
+	if err != nil {
+		return z, fmt.Errorf("listing the zones of %s that offer %s: %w", region, instanceType, err)
+	}
+	available := map[string]bool{}
+	for _, n := range azs.Names {
+		available[n] = true
+	}
+	for _, n := range offerings.Locations {
+		if available[n] {
+			z.offered = append(z.offered, n)
+		}
+	}
+	sort.Strings(z.offered)
+	switch {
+	case z.pinned && !available[pinned]:
+		return z, fmt.Errorf("is not an available zone of %s (available: %s)", region, orNone(sorted(azs.Names)))
+	case z.pinned && !slices.Contains(z.offered, pinned):
+		return z, fmt.Errorf("does not offer instance type %s (zones of %s that do: %s)", instanceType, region, orNone(z.offered))
+	case len(z.offered) == 0:
+		return z, fmt.Errorf("no available zone of %s offers it", region)
+	case !z.pinned:
+		z.name = z.offered[0]
+	}
+	return z, nil
+}
+
+// offering is the subnet's id once its zone (the one it has, which for a
+// program-chosen zone may predate this run) is known to offer instanceType:
+// the instance waits for it, so a type the zone lacks fails the preview
+// instead of the launch.
+func (z zoneChoice) offering(subnet *ec2.Subnet, instanceType string) pulumi.StringOutput {
+	return pulumi.All(subnet.ID(), subnet.AvailabilityZone).ApplyT(func(v []any) (string, error) {
+		id, zone := string(v[0].(pulumi.ID)), v[1].(string)
+		if zone == "" || slices.Contains(z.offered, zone) {
+			return id, nil
+		}
+		return "", fmt.Errorf("instance type %s is not offered in %s, the zone of subnet %s (zones of %s that offer it: %s): choose another type, or pin availabilityZone to one of those zones (this replaces the subnets and instances)",
+			instanceType, zone, id, z.region, orNone(z.offered))
+	}).(pulumi.StringOutput)
+}
+
+// runningImage is the image of the instance that holds privateIP in subnet
+// now, when it runs one of architecture arch; else newest. Looked up in
+// the region (DescribeInstances), not in Pulumi's state, so that a change
+// of architecture gets an image it can launch.
+func runningImage(ctx *pulumi.Context, subnet *ec2.Subnet, privateIP, arch, newest string, prov pulumi.InvokeOption) pulumi.StringOutput {
+	return subnet.ID().ApplyT(func(id pulumi.ID) (string, error) {
+		found, err := ec2.GetInstances(ctx, &ec2.GetInstancesArgs{
+			Filters: []ec2.GetInstancesFilter{
+				{Name: "subnet-id", Values: []string{string(id)}},
+				{Name: "private-ip-address", Values: []string{privateIP}},
+			},
+			// Without it the provider asks for running instances only.
+			InstanceStateNames: []string{"pending", "running", "stopping", "stopped"},
+		}, prov)
+		if err != nil {
+			return "", fmt.Errorf("looking up the instance at %s in subnet %s: %w", privateIP, id, err)
+		}
+		if len(found.Ids) != 1 {
+			return newest, nil
+		}
+		inst, err := ec2.LookupInstance(ctx, &ec2.LookupInstanceArgs{InstanceId: &found.Ids[0]}, prov)
+		if err != nil {
+			return "", fmt.Errorf("looking up instance %s: %w", found.Ids[0], err)
+		}
+		was, err := architecture(ctx, inst.InstanceType, prov)
+		if err != nil {
+			return "", err
+		}
+		return keptImage(inst.Ami, was, arch, newest), nil
+	}).(pulumi.StringOutput)
+}
+
+// keptImage is the image an instance gets: the one it runs when that
+// suits the architecture it will have, else the newest.
+func keptImage(running, runningArch, arch, newest string) string {
+	if running != "" && runningArch == arch {
+		return running
+	}
+	return newest
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	sort.Strings(s)
+	return s
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// ubuntuAMI looks up the newest Ubuntu 24.04 image for the AWS
+// architecture arch ("x86_64" or "arm64") in the provider's region.
+func ubuntuAMI(ctx *pulumi.Context, arch string, prov pulumi.InvokeOption) (string, error) {
+	name := map[string]string{"x86_64": "amd64", "arm64": "arm64"}[arch]
 	img, err := ec2.LookupAmi(ctx, &ec2.LookupAmiArgs{
 		Owners:     []string{UbuntuOwner},
 		MostRecent: pulumi.BoolRef(true),
 		Filters: []ec2.GetAmiFilter{
-			{Name: "name", Values: []string{fmt.Sprintf(ubuntuNamePattern, arch)}},
-			{Name: "architecture", Values: []string{awsArch}},
+			{Name: "name", Values: []string{fmt.Sprintf(ubuntuNamePattern, name)}},
+			{Name: "architecture", Values: []string{arch}},
 			{Name: "virtualization-type", Values: []string{"hvm"}},
 			{Name: "root-device-type", Values: []string{"ebs"}},
 		},
 	}, prov)
 	if err != nil {
-		return "", fmt.Errorf("looking up Ubuntu 24.04 %s image: %w", arch, err)
+		return "", fmt.Errorf("looking up Ubuntu 24.04 %s image: %w", name, err)
 	}
 	return img.Id, nil
 }
