@@ -12,9 +12,13 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/vpclink/pulumi-vpc-openvpn/components/topology"
+	"github.com/vpclink/pulumi-vpc-openvpn/components/vpclink"
 	"github.com/vpclink/pulumi-vpc-openvpn/internal/mockaws"
 	"github.com/vpclink/pulumi-vpc-openvpn/internal/stackfile"
 )
+
+// The mocks' addresses are not real hosts: no SSH probe.
+func init() { vpclink.SSHProbePatience = 0 }
 
 // Type tokens the tests look for.
 const (

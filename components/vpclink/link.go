@@ -246,7 +246,7 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 			return nil, err
 		}
 		link.Setups[i], err = remote.NewCommand(ctx, prefix+"-setup", &remote.CommandArgs{
-			Connection:             a.connection(site.VpnPublicIP, site.VpnHostKey),
+			Connection:             a.connection(site.vpnSSHHost, site.VpnHostKey),
 			AddPreviousOutputInEnv: noPreviousOutput,
 			Create:                 create,
 			Delete:                 pulumi.String(openvpn.Command("teardown", teardown)),
@@ -357,7 +357,7 @@ func (a LinkArgs) identity(ctx *pulumi.Context, name string, site *Site, parent 
 		return nil, err
 	}
 	return remote.NewCommand(ctx, fmt.Sprintf("%s-%s-identity", name, site.Name), &remote.CommandArgs{
-		Connection:             a.connection(site.VpnPublicIP, site.VpnHostKey),
+		Connection:             a.connection(site.vpnSSHHost, site.VpnHostKey),
 		AddPreviousOutputInEnv: noPreviousOutput,
 		Create:                 pulumi.String(openvpn.Command("identity", script)),
 		Delete:                 pulumi.String(openvpn.Command("identity-delete", del)),
@@ -389,9 +389,9 @@ func (a LinkArgs) connection(host, hostKey pulumi.StringInput) remote.Connection
 // the peer's terminal (or VPN instance), once both ends are configured.
 func (a LinkArgs) check(ctx *pulumi.Context, name string, link *Link, i int, ready []pulumi.Resource) (*remote.Command, error) {
 	site, peer := a.Sites[i], a.Sites[1-i]
-	host, hostKey, src, deps, on := site.VpnPublicIP, site.VpnHostKey, site.VpnPrivateIPAddress, site.vpnReachable, site.vpnInstance
+	host, hostKey, src, deps, on := site.vpnSSHHost, site.VpnHostKey, site.VpnPrivateIPAddress, site.vpnReachable, site.vpnInstance
 	if site.HasTerminal {
-		host, hostKey, src, deps, on = site.TerminalPublicIP, site.TerminalHostKey, site.TerminalPrivateIPAddress, site.terminalReachable, site.terminalInstance
+		host, hostKey, src, deps, on = site.terminalSSHHost, site.TerminalHostKey, site.TerminalPrivateIPAddress, site.terminalReachable, site.terminalInstance
 	}
 	dst := peer.VpnPrivateIPAddress
 	if peer.HasTerminal {

@@ -13,6 +13,9 @@ import (
 	"github.com/vpclink/pulumi-vpc-openvpn/internal/mockaws"
 )
 
+// The mocks' addresses are not real hosts: no SSH probe.
+func init() { SSHProbePatience = 0 }
+
 const tCommand = "command:remote:Command"
 
 // fingerprintOf is what the fake identity step of a site prints.

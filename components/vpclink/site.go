@@ -135,6 +135,9 @@ type Site struct {
 	tags map[string]string
 	// vpnReachable and terminalReachable are what SSH to each instance needs.
 	vpnReachable, terminalReachable []pulumi.Resource
+	// vpnSSHHost and terminalSSHHost are the public addresses the remote
+	// steps log in to, released once probed (sshProbe).
+	vpnSSHHost, terminalSSHHost pulumi.StringOutput
 	// plan is PlanSite's, until Build.
 	plan *sitePlan
 	// vpnInstance and terminalInstance (nil without a terminal): the remote
@@ -299,6 +302,7 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 	site.VpnPrivateIP = vpn.instance.PrivateIp
 	site.VpnPublicIP = vpn.eip.PublicIp
 	site.vpnReachable = append([]pulumi.Resource{vpn.eip}, append(network.reachable, groups.vpnSSH...)...)
+	site.vpnSSHHost = sshProbe(ctx, site, fmt.Sprintf("the VPN instance of site %s", name), vpn.eip.PublicIp, args.SSHAllowedCIDRs, site.vpnReachable)
 	site.vpnInstance = vpn.instance
 
 	site.TerminalInstanceID = pulumi.String("").ToStringOutput()
@@ -319,6 +323,7 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 		site.TerminalPublicIP = term.eip.PublicIp
 		site.TerminalHostKey = term.hostKey
 		site.terminalReachable = append([]pulumi.Resource{term.eip}, append(network.reachable, groups.terminalSSH...)...)
+		site.terminalSSHHost = sshProbe(ctx, site, fmt.Sprintf("the terminal of site %s", name), term.eip.PublicIp, args.SSHAllowedCIDRs, site.terminalReachable)
 		site.terminalInstance = term.instance
 	}
 

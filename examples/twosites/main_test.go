@@ -14,7 +14,11 @@ import (
 	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 	"github.com/vpclink/pulumi-vpc-openvpn/components/sshkey"
 	"github.com/vpclink/pulumi-vpc-openvpn/components/topology"
+	"github.com/vpclink/pulumi-vpc-openvpn/components/vpclink"
 )
+
+// The mocks' addresses are not real hosts: no SSH probe.
+func init() { vpclink.SSHProbePatience = 0 }
 
 const project = "vpclink-example-twosites"
 
