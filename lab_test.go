@@ -547,7 +547,19 @@ ssh-keygen -q -t ed25519 -N '' -f /run/impostor_key
 		// instances, without SSH; with SSH attempted, each delete would dial
 		// 40 times and destroy would fail after many minutes.
 		runPulumi(t, l, "config", "set", "--path", "vpclink:sshAllowedCidrs[0]", "198.51.100.77/32")
-		runPulumi(t, l, "up", "--yes", "--skip-preview")
+		// The update needs no SSH, so it passes; the program warns that it
+		// cannot reach the instances, naming the address, the rule and the
+		// remedy, once the narrowed rule is in place.
+		upOut := runPulumi(t, l, "up", "--yes", "--skip-preview")
+		for _, want := range []string{
+			"cannot reach " + vpnA.PublicIP + ":22 (the VPN instance of site a)",
+			"vpclink:sshAllowedCidrs = [198.51.100.77/32]",
+			"pulumi config set --path 'vpclink:sshAllowedCidrs[1]' ADDRESS/32",
+		} {
+			if !strings.Contains(upOut, want) {
+				t.Errorf("the update from outside sshAllowedCidrs does not say %q:\n%s", want, lastLines(upOut, 30))
+			}
+		}
 		if err := checks.TCPProbe(l.World, "op", vpnA.PublicIP, 22); err == nil {
 			t.Fatalf("SSH to %s still open from the operator after narrowing sshAllowedCidrs", vpnA.PublicIP)
 		}
