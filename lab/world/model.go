@@ -49,6 +49,9 @@ type World struct {
 	Prefix string
 	// Dir is the lab's state directory.
 	Dir string
+	// sys changes the machine; nil is the machine itself (tests set a
+	// recorder).
+	sys system
 }
 
 var prefixRe = regexp.MustCompile(`^[a-z][a-z0-9]{0,7}$`)
@@ -374,35 +377,8 @@ func (w *World) lock() (func(), error) {
 
 // objects returns the ids of the world's objects of one resource type.
 func (m *Model) objects(token string) []string {
-	switch token {
-	case awsmodel.VPC:
-		return keys(m.VPCs)
-	case awsmodel.InternetGateway:
-		return keys(m.IGWs)
-	case awsmodel.Subnet:
-		return keys(m.Subnets)
-	case awsmodel.RouteTable:
-		return keys(m.Tables)
-	case awsmodel.Route:
-		return keys(m.Routes)
-	case awsmodel.RouteTableAssociation:
-		return keys(m.Assocs)
-	case awsmodel.SecurityGroup:
-		return keys(m.Groups)
-	case awsmodel.IngressRule, awsmodel.EgressRule:
-		var ids []string
-		for id, r := range m.Rules {
-			if r.Egress == (token == awsmodel.EgressRule) {
-				ids = append(ids, id)
-			}
-		}
-		return ids
-	case awsmodel.KeyPair:
-		return keys(m.Keys)
-	case awsmodel.Instance:
-		return keys(m.Instances)
-	case awsmodel.EIP:
-		return keys(m.EIPs)
+	if k := kinds[token]; k != nil {
+		return k.ids(m)
 	}
 	return nil
 }
