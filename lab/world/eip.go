@@ -13,6 +13,11 @@ type eipKind struct{}
 func (eipKind) ids(m *Model) []string { return keys(m.EIPs) }
 
 func (eipKind) create(o *op, r Regional, in resource.PropertyMap) error {
+	if countIn(o.m.EIPs, r.Region) >= AddressesPerRegion {
+		// The text as AWS reports it (opstrace/opstrace#273,
+		// terraform-aws-modules/terraform-aws-vpc#429).
+		return apiError("AddressLimitExceeded", "The maximum number of addresses has been reached.")
+	}
 	e := &EIP{Regional: r, PublicIP: allocatePublicIP(o.m)}
 	o.publicIP = e.PublicIP
 	o.m.EIPs[r.ID] = e

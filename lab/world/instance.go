@@ -35,6 +35,13 @@ func reserveInstance(o *op, r Regional, in resource.PropertyMap) (*Instance, err
 		return nil, notFound("subnet", text(in, "subnetId"))
 	}
 	v := m.VPCs[s.VPC]
+	typ := text(in, "instanceType")
+	if err := awsmodel.ArchitectureMismatch(typ, text(in, "ami")); err != nil {
+		return nil, err
+	}
+	if !awsmodel.Offers(s.zone(), typ) {
+		return nil, awsmodel.UnsupportedInZone(s.zone(), typ)
+	}
 	ip := text(in, "privateIp")
 	addr, err := netip.ParseAddr(ip)
 	p := netip.MustParsePrefix(s.CIDR)
@@ -68,7 +75,8 @@ func reserveInstance(o *op, r Regional, in resource.PropertyMap) (*Instance, err
 		Groups: groups,
 		// AWS's default is on; only an explicit false turns it off.
 		SrcDstCheck:  text(in, "sourceDestCheck") != "false",
-		InstanceType: text(in, "instanceType"), KeyName: k.KeyName, State: "pending",
+		InstanceType: typ, KeyName: k.KeyName, State: "pending",
+		AMI: text(in, "ami"), Tags: tags(in),
 	}
 	inst.Host = Host{
 		Name: r.Name, NetNS: o.w.NS(fmt.Sprintf("i%d", m.Seq)), PrivateIP: ip,
@@ -96,6 +104,7 @@ func (instanceKind) update(o *op, id string, _, news resource.PropertyMap) error
 	inst.SrcDstCheck = text(news, "sourceDestCheck") != "false"
 	inst.Groups = list(news, "vpcSecurityGroupIds")
 	inst.InstanceType = text(news, "instanceType")
+	inst.Tags = tags(news)
 	return nil
 }
 
@@ -159,4 +168,17 @@ func LoginUser() string {
 		return u
 	}
 	return "ubuntu"
+}
+
+// tags are the string tags of a resource's inputs.
+func tags(in resource.PropertyMap) map[string]string {
+	v := awsmodel.Unwrap(in["tags"])
+	if !v.IsObject() {
+		return nil
+	}
+	out := map[string]string{}
+	for k, t := range v.ObjectValue() {
+		out[string(k)] = awsmodel.Text(t)
+	}
+	return out
 }

@@ -98,6 +98,8 @@ type Regional struct {
 	Name   string `json:"name"`
 }
 
+func (r Regional) region() string { return r.Region }
+
 // VPC is a VPC: a router namespace with a bridge.
 type VPC struct {
 	Regional
@@ -121,6 +123,9 @@ type Subnet struct {
 	CIDR    string `json:"cidr"`
 	Gateway string `json:"gateway"`
 	Bits    int    `json:"bits"`
+	// Zone is the subnet's availability zone ("" in worlds saved before
+	// zones: the region's default zone).
+	Zone string `json:"zone,omitempty"`
 }
 
 // Table is a route table.
@@ -182,6 +187,10 @@ type Instance struct {
 	SrcDstCheck  bool     `json:"srcDstCheck"`
 	InstanceType string   `json:"instanceType"`
 	KeyName      string   `json:"keyName"`
+	// AMI is the image the instance was launched from.
+	AMI string `json:"ami,omitempty"`
+	// Tags are the instance's tags, for getInstance.
+	Tags map[string]string `json:"tags,omitempty"`
 	// State is pending while the host is being built, then running.
 	State string `json:"state"`
 	// Host is how to reach the host's processes and files.

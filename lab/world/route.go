@@ -17,6 +17,18 @@ func (routeKind) create(o *op, r Regional, in resource.PropertyMap) error {
 	if err := setRoute(o.m, rt, in); err != nil {
 		return err
 	}
+	n := 0
+	for _, x := range o.m.Routes {
+		if x.Table == rt.Table {
+			n++
+		}
+	}
+	if n >= RoutesPerTable {
+		// No public report of the message text was found: this is the
+		// code's description in the EC2 API reference ("Error codes for the
+		// Amazon EC2 API", docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
+		return apiError("RouteLimitExceeded", "You've reached the limit on the number of routes that you can add to a route table.")
+	}
 	o.m.Routes[r.ID] = rt
 	return o.sys.apply(o.m)
 }

@@ -60,6 +60,17 @@ func (k ruleKind) create(o *op, r Regional, in resource.PropertyMap) error {
 	if err := setRule(o.m, rule, in); err != nil {
 		return err
 	}
+	n := 0
+	for _, x := range o.m.Rules {
+		if x.Group == rule.Group && x.Egress == rule.Egress {
+			n++
+		}
+	}
+	if n >= RulesPerGroupPerWay {
+		// moto 5.2.1, ec2/exceptions.py RulesPerSecurityGroupLimitExceededError
+		// (60 rules each way for a VPC's group, as moto's security_groups.py).
+		return apiError("RulesPerSecurityGroupLimitExceeded", "The maximum number of rules per security group has been reached.")
+	}
 	o.m.Rules[r.ID] = rule
 	return o.sys.apply(o.m)
 }

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/internal/awsmodel"
 )
 
 // subnetKind: a subnet is an address range of a VPC; the VPC router
@@ -28,7 +30,13 @@ func (subnetKind) create(o *op, r Regional, in resource.PropertyMap) error {
 			return apiError("InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet", p)
 		}
 	}
-	s := &Subnet{Regional: r, VPC: v.ID, CIDR: p.String(), Gateway: p.Addr().Next().String(), Bits: p.Bits()}
+	zone := text(in, "availabilityZone")
+	if zone == "" {
+		zone = awsmodel.DefaultZone(r.Region)
+	} else if !awsmodel.IsZone(r.Region, zone) {
+		return awsmodel.InvalidZone(r.Region, zone)
+	}
+	s := &Subnet{Regional: r, VPC: v.ID, CIDR: p.String(), Gateway: p.Addr().Next().String(), Bits: p.Bits(), Zone: zone}
 	if err := o.sys.addGateway(v, s); err != nil {
 		return err
 	}
@@ -47,4 +55,12 @@ func (subnetKind) delete(o *op, id string) error {
 	o.sys.removeGateway(m.VPCs[s.VPC], s)
 	delete(m.Subnets, id)
 	return nil
+}
+
+// zone is the subnet's availability zone.
+func (s *Subnet) zone() string {
+	if s.Zone != "" {
+		return s.Zone
+	}
+	return awsmodel.DefaultZone(s.Region)
 }
