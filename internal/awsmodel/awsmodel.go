@@ -300,7 +300,7 @@ func Outputs(token, id, name string, inputs resource.PropertyMap, region, public
 	case Subnet:
 		out["arn"] = arn("subnet")
 		if Text(inputs["availabilityZone"]) == "" {
-			out["availabilityZone"] = str(region + "a")
+			out["availabilityZone"] = str(DefaultZone(region))
 		}
 	case SecurityGroup:
 		out["arn"] = arn("security-group")
@@ -360,11 +360,11 @@ func InstanceTypeResult(instanceType string) resource.PropertyMap {
 // the query only (the newest image matching it).
 func AmiResult(region string, args resource.PropertyMap) resource.PropertyMap {
 	sum := sha256.Sum256([]byte(region + fmt.Sprint(args)))
-	id := "ami-" + hex.EncodeToString(sum[:])[:17]
 	arch := "x86_64"
 	if strings.Contains(fmt.Sprint(args), "arm64") {
 		arch = "arm64"
 	}
+	id := imageID(sum, arch)
 	return resource.PropertyMap{
 		"id":           resource.NewProperty(id),
 		"imageId":      resource.NewProperty(id),

@@ -49,6 +49,9 @@ type World struct {
 	Prefix string
 	// Dir is the lab's state directory.
 	Dir string
+	// sys changes the machine; nil is the machine itself (tests set a
+	// recorder).
+	sys system
 }
 
 var prefixRe = regexp.MustCompile(`^[a-z][a-z0-9]{0,7}$`)
@@ -95,6 +98,8 @@ type Regional struct {
 	Name   string `json:"name"`
 }
 
+func (r Regional) region() string { return r.Region }
+
 // VPC is a VPC: a router namespace with a bridge.
 type VPC struct {
 	Regional
@@ -118,6 +123,9 @@ type Subnet struct {
 	CIDR    string `json:"cidr"`
 	Gateway string `json:"gateway"`
 	Bits    int    `json:"bits"`
+	// Zone is the subnet's availability zone ("" in worlds saved before
+	// zones: the region's default zone).
+	Zone string `json:"zone,omitempty"`
 }
 
 // Table is a route table.
@@ -179,6 +187,10 @@ type Instance struct {
 	SrcDstCheck  bool     `json:"srcDstCheck"`
 	InstanceType string   `json:"instanceType"`
 	KeyName      string   `json:"keyName"`
+	// AMI is the image the instance was launched from.
+	AMI string `json:"ami,omitempty"`
+	// Tags are the instance's tags, for getInstance.
+	Tags map[string]string `json:"tags,omitempty"`
 	// State is pending while the host is being built, then running.
 	State string `json:"state"`
 	// Host is how to reach the host's processes and files.
@@ -374,35 +386,8 @@ func (w *World) lock() (func(), error) {
 
 // objects returns the ids of the world's objects of one resource type.
 func (m *Model) objects(token string) []string {
-	switch token {
-	case awsmodel.VPC:
-		return keys(m.VPCs)
-	case awsmodel.InternetGateway:
-		return keys(m.IGWs)
-	case awsmodel.Subnet:
-		return keys(m.Subnets)
-	case awsmodel.RouteTable:
-		return keys(m.Tables)
-	case awsmodel.Route:
-		return keys(m.Routes)
-	case awsmodel.RouteTableAssociation:
-		return keys(m.Assocs)
-	case awsmodel.SecurityGroup:
-		return keys(m.Groups)
-	case awsmodel.IngressRule, awsmodel.EgressRule:
-		var ids []string
-		for id, r := range m.Rules {
-			if r.Egress == (token == awsmodel.EgressRule) {
-				ids = append(ids, id)
-			}
-		}
-		return ids
-	case awsmodel.KeyPair:
-		return keys(m.Keys)
-	case awsmodel.Instance:
-		return keys(m.Instances)
-	case awsmodel.EIP:
-		return keys(m.EIPs)
+	if k := kinds[token]; k != nil {
+		return k.ids(m)
 	}
 	return nil
 }

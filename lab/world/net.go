@@ -60,32 +60,22 @@ func (w *World) addVPCNetwork(v *VPC) error {
 	return m.err
 }
 
-func (w *World) attachIGW(m *Model, g *IGW, v *VPC) error {
-	m.Seq++
-	g.Port = fmt.Sprintf("r%d", m.Seq)
+// linkIGW links a VPC router to the internet bridge: port is the link's
+// name on the internet side.
+func (w *World) linkIGW(v *VPC, port string) error {
 	inet := w.NS("inet")
 	var r must
-	r.run("ip", "link", "add", extName, "netns", v.NS, "type", "veth", "peer", "name", g.Port, "netns", inet)
-	r.run("ip", "-n", inet, "link", "set", g.Port, "master", bridgeName, "up")
+	r.run("ip", "link", "add", extName, "netns", v.NS, "type", "veth", "peer", "name", port, "netns", inet)
+	r.run("ip", "-n", inet, "link", "set", port, "master", bridgeName, "up")
 	r.run("ip", "-n", v.NS, "link", "set", extName, "up")
-	if r.err != nil {
-		return r.err
-	}
-	g.VPC, v.IGW = v.ID, g.ID
-	return nil
+	return r.err
 }
 
-func (w *World) detachIGW(m *Model, g *IGW) error {
-	v := m.VPCs[g.VPC]
-	if v != nil {
-		// Deleting one end of a veth pair deletes both.
-		if _, err := run("ip", "-n", v.NS, "link", "del", extName); err != nil {
-			return err
-		}
-		v.IGW = ""
-	}
-	g.VPC, g.Port = "", ""
-	return nil
+// unlinkIGW cuts a VPC router's link to the internet.
+func (w *World) unlinkIGW(v *VPC) error {
+	// Deleting one end of a veth pair deletes both.
+	_, err := run("ip", "-n", v.NS, "link", "del", extName)
+	return err
 }
 
 // apply regenerates every VPC's layer-2 route table, NAT and internet
