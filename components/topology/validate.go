@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 )
 
 var (
@@ -16,13 +18,6 @@ var (
 	instanceTypePattern = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
 	amiPattern          = regexp.MustCompile(`^ami-[0-9a-f]{8,17}$`)
 	sshUserPattern      = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
-)
-
-// Limits on the tunnel MTU: below 1280 IPv6 breaks inside the tunnel; above
-// 1500 the encapsulated packets no longer fit an internet path.
-const (
-	MinTunnelMTU = 1280
-	MaxTunnelMTU = 1500
 )
 
 // FieldError is one invalid configuration value.
@@ -183,8 +178,8 @@ func (v *validator) config(c Config) {
 	if c.TunnelPort < 1 || c.TunnelPort > 65535 {
 		v.addLiteral(key("tunnelPort"), fmt.Sprint(c.TunnelPort), "is not a port (1-65535)")
 	}
-	if c.TunnelMTU < MinTunnelMTU || c.TunnelMTU > MaxTunnelMTU {
-		v.addLiteral(key("tunnelMtu"), fmt.Sprint(c.TunnelMTU), "must be between %d and %d", MinTunnelMTU, MaxTunnelMTU)
+	if !openvpn.ValidMTU(c.TunnelMTU) {
+		v.addLiteral(key("tunnelMtu"), fmt.Sprint(c.TunnelMTU), "must be between %d and %d", openvpn.MinMTU, openvpn.MaxMTU)
 	}
 	if !validMode(c.TunnelMode) {
 		v.add(key("tunnelMode"), c.TunnelMode, "must be tls (TLS 1.3 with pinned certificates) or static (the pre-shared static key)")
@@ -295,7 +290,7 @@ func sitesCount(n int) string {
 }
 
 // validMode reports whether m names a tunnel mode.
-func validMode(m string) bool { return m == "tls" || m == "static" }
+func validMode(m string) bool { return m == string(openvpn.ModeTLS) || m == string(openvpn.ModeStatic) }
 
 // LinkMode is the tunnel mode of link i: its own, else the stack's.
 func (c Config) LinkMode(i int) string {

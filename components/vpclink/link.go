@@ -11,6 +11,7 @@ import (
 
 	"github.com/vpclink/pulumi-vpc-openvpn/components/hexsecret"
 	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
+	"github.com/vpclink/pulumi-vpc-openvpn/components/topology"
 )
 
 // Traceroute's default UDP probe ports: terminals answer them from peer
@@ -29,7 +30,8 @@ const (
 
 // SSHArgs is how the program logs in to the instances.
 type SSHArgs struct {
-	// User is the image's login user (ubuntu on Ubuntu). Default "ubuntu".
+	// User is the image's login user. Default topology.DefaultSSHUser (the
+	// user of Ubuntu's images).
 	User string
 	// PrivateKey matches the sites' SSHPublicKey. Keep it secret.
 	PrivateKey pulumi.StringInput
@@ -39,12 +41,15 @@ type SSHArgs struct {
 type LinkArgs struct {
 	// Sites are the two ends. The first uses key direction 0.
 	Sites [2]*Site
-	// Port is the UDP port of the tunnel on both VPN instances. Default 1194.
+	// Port is the UDP port of the tunnel on both VPN instances. Default
+	// topology.DefaultTunnelPort.
 	Port int
 	// TunnelAddresses are the point-to-point addresses of the two ends, in
-	// the order of Sites. Default 10.254.0.1 and 10.254.0.2.
+	// the order of Sites. Default topology.DefaultTunnelAddresses(0), the
+	// first /30 of topology.DefaultTunnelNetwork.
 	TunnelAddresses [2]string
-	// MTU of the tunnel interface. Default 1400.
+	// MTU of the tunnel interface, openvpn.MinMTU to openvpn.MaxMTU. Default
+	// topology.DefaultTunnelMTU.
 	MTU int
 	// SSH is how the setup logs in to the VPN instances (and the check to the
 	// terminals). Required.
@@ -155,16 +160,16 @@ func (a LinkArgs) withDefaults(name string) (LinkArgs, error) {
 		return a, fmt.Errorf("link %q: SSH.PrivateKey is required", name)
 	}
 	if a.SSH.User == "" {
-		a.SSH.User = "ubuntu"
+		a.SSH.User = topology.DefaultSSHUser
 	}
 	if a.Port == 0 {
-		a.Port = 1194
+		a.Port = topology.DefaultTunnelPort
 	}
 	if a.TunnelAddresses == [2]string{} {
-		a.TunnelAddresses = [2]string{"10.254.0.1", "10.254.0.2"}
+		a.TunnelAddresses = [2]string(topology.DefaultTunnelAddresses(0))
 	}
 	if a.MTU == 0 {
-		a.MTU = 1400
+		a.MTU = topology.DefaultTunnelMTU
 	}
 	mode, err := openvpn.ParseMode(string(a.Mode))
 	if err != nil {
