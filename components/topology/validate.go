@@ -11,14 +11,37 @@ import (
 	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 )
 
+// regionExpr is the shape of an AWS region name: a partition or area prefix
+// (eu, us, ap, ..., or eusc for the European Sovereign Cloud), one or more
+// words, a number: eu-west-1, us-gov-east-1, ap-east-2, eusc-de-east-1. The
+// names are not checked against a list: AWS adds regions (the SDK's list
+// lacks ap-east-2).
+const regionExpr = `[a-z]{2,4}(?:-[a-z]+)+-[0-9]+`
+
 var (
 	siteNamePattern     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$`)
 	linkNamePattern     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,39}[a-z0-9])?$`)
-	regionPattern       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	regionPattern       = regexp.MustCompile(`^` + regionExpr + `$`)
 	instanceTypePattern = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
 	amiPattern          = regexp.MustCompile(`^ami-[0-9a-f]{8,17}$`)
 	sshUserPattern      = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	// An availability zone is its region's name and a letter (eu-west-1a);
+	// a Local Zone its region's name, its location, a number and a letter
+	// (us-east-1-bos-1a). The region is submatch 1.
+	zonePattern      = regexp.MustCompile(`^(` + regionExpr + `)[a-z]$`)
+	localZonePattern = regexp.MustCompile(`^(` + regionExpr + `)-[a-z]+-[0-9]+[a-z]$`)
 )
+
+// zoneRegion returns the region of an availability zone or Local Zone name,
+// and false when zone has neither shape.
+func zoneRegion(zone string) (string, bool) {
+	for _, p := range []*regexp.Regexp{zonePattern, localZonePattern} {
+		if m := p.FindStringSubmatch(zone); m != nil {
+			return m[1], true
+		}
+	}
+	return "", false
+}
 
 // FieldError is one invalid configuration value.
 type FieldError struct {
@@ -211,6 +234,31 @@ func (v *validator) config(c Config) {
 	v.links(c, parsed)
 }
 
+// zone checks that site i's availability zone is one of the site's region:
+// AWS names them after the region, so a zone of another region (or no zone
+// at all) is refused at preview rather than by AWS when the subnet is
+// created. The names are not checked against a list: AWS adds regions and
+// zones.
+func (v *validator) zone(i int, s Site) {
+	k := key("sites[%d].availabilityZone", i)
+	shapes := func(r string) string {
+		return fmt.Sprintf("%[1]s followed by a letter (%[1]sa), or for a Local Zone %[1]s-<location>-<number><letter> (such as %[1]s-bos-1a)", r)
+	}
+	region, ok := zoneRegion(s.AvailabilityZone)
+	switch {
+	case !regionPattern.MatchString(s.Region):
+		// The region is wrong (reported under sites[i].region): which
+		// zones belong to it is unknown; only the shape is checked.
+		if !ok {
+			v.add(k, s.AvailabilityZone, "is not an availability zone name such as eu-west-1a or a Local Zone name such as us-east-1-bos-1a")
+		}
+	case !ok:
+		v.add(k, s.AvailabilityZone, "is not an availability zone name; the zones of sites[%d].region %q are named %s", i, s.Region, shapes(s.Region))
+	case region != s.Region:
+		v.add(k, s.AvailabilityZone, "is a zone of region %q, not of sites[%d].region %q, whose zones are named %s", region, i, s.Region, shapes(s.Region))
+	}
+}
+
 func (v *validator) site(i int, s Site) parsedSite {
 	var ps parsedSite
 	if !siteNamePattern.MatchString(s.Name) {
@@ -219,8 +267,8 @@ func (v *validator) site(i int, s Site) parsedSite {
 	if !regionPattern.MatchString(s.Region) {
 		v.add(key("sites[%d].region", i), s.Region, "is not an AWS region such as eu-west-1")
 	}
-	if s.AvailabilityZone != "" && !regexp.MustCompile(`^`+regexp.QuoteMeta(s.Region)+`[a-z]$`).MatchString(s.AvailabilityZone) {
-		v.add(key("sites[%d].availabilityZone", i), s.AvailabilityZone, "is not a zone of region %q", s.Region)
+	if s.AvailabilityZone != "" {
+		v.zone(i, s)
 	}
 	if !instanceTypePattern.MatchString(s.InstanceType) {
 		v.add(key("sites[%d].instanceType", i), s.InstanceType, "is not an EC2 instance type such as t3.micro")
