@@ -44,7 +44,7 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 			delete(c, "vpclink:links")
 		}, []string{"vpclink:sites", "at least two"}},
 		{"sites not JSON", func(t *testing.T, c map[string]string) { c["vpclink:sites"] = "a,b" }, []string{`config vpclink:sites = "a,b": must be a list, not a string`}},
-		{"zone of another region", func(t *testing.T, c map[string]string) { editSites(t, c, 0, "availabilityZone", "us-west-2a") },
+		{"zone of a region elsewhere", func(t *testing.T, c map[string]string) { editSites(t, c, 0, "availabilityZone", "us-west-2a") },
 			[]string{`config vpclink:sites[0].availabilityZone = "us-west-2a": is a zone of region "us-west-2", not of sites[0].region "eu-west-1"`}},
 		{"unknown site field", func(t *testing.T, c map[string]string) { editSites(t, c, 0, "subnetCidr", "10.9.0.0/16") },
 			[]string{`config vpclink:sites[0].subnetCidr = "10.9.0.0/16": is not a field of sites; did you mean vpclink:sites[0].vpnSubnetCidr?`}},
