@@ -2,8 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
+	"github.com/vpclink/pulumi-vpc-openvpn/components/topology"
 )
 
 // editSites changes one field of one site of the reference stack.
@@ -37,6 +44,8 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 			delete(c, "vpclink:links")
 		}, []string{"vpclink:sites", "at least two"}},
 		{"sites not JSON", func(t *testing.T, c map[string]string) { c["vpclink:sites"] = "a,b" }, []string{`config vpclink:sites = "a,b": must be a list, not a string`}},
+		{"zone of a region elsewhere", func(t *testing.T, c map[string]string) { editSites(t, c, 0, "availabilityZone", "us-west-2a") },
+			[]string{`config vpclink:sites[0].availabilityZone = "us-west-2a": is a zone of region "us-west-2", not of sites[0].region "eu-west-1"`}},
 		{"unknown site field", func(t *testing.T, c map[string]string) { editSites(t, c, 0, "subnetCidr", "10.9.0.0/16") },
 			[]string{`config vpclink:sites[0].subnetCidr = "10.9.0.0/16": is not a field of sites; did you mean vpclink:sites[0].vpnSubnetCidr?`}},
 		{"misspelt site field", func(t *testing.T, c map[string]string) {
@@ -170,5 +179,37 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Pulumi.yaml declares defaults for the CLI (which hands them to the program
+// as set values); they must be the program's own, whose one owner is the
+// topology package.
+func TestPulumiYAMLDefaultsAreTheProgramDefaults(t *testing.T) {
+	raw, err := os.ReadFile("Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var project struct {
+		Config map[string]struct {
+			Default     any    `yaml:"default"`
+			Description string `yaml:"description"`
+		} `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &project); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{
+		"instanceType": topology.DefaultInstanceType,
+		"sshUser":      topology.DefaultSSHUser,
+		"tunnelPort":   topology.DefaultTunnelPort,
+		"tunnelMtu":    topology.DefaultTunnelMTU,
+	} {
+		if got := project.Config[topology.ConfigNamespace+":"+k].Default; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("Pulumi.yaml: %s default %v, the program's is %v", k, got, want)
+		}
+	}
+	if d, want := project.Config["vpclink:tunnelMtu"].Description, fmt.Sprintf("(%d-%d)", openvpn.MinMTU, openvpn.MaxMTU); !strings.Contains(d, want) {
+		t.Errorf("Pulumi.yaml: tunnelMtu description %q does not give the range %s", d, want)
 	}
 }

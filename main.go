@@ -1,10 +1,11 @@
 // Command vpclink is a Pulumi program that joins the private networks of
 // Amazon VPCs in different regions with OpenVPN site-to-site tunnels.
 //
-// The story: read and validate the configuration, build each site (VPC,
-// subnets, route table, instances) in its own region, link the sites
-// (static key, cross routes, OpenVPN over SSH, ping check), export what an
-// operator needs to reach and verify everything.
+// The story: read and validate the configuration, warn about AWS default
+// quotas it exceeds, build each site (VPC, subnets, route table, instances)
+// in its own region, link the sites (static key, cross routes, OpenVPN over
+// SSH, ping check), export what an operator needs to reach and verify
+// everything.
 package main
 
 import (
@@ -38,6 +39,9 @@ func program(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := warnQuotas(ctx, cfg); err != nil {
+		return err
+	}
 	infra, err := createInfrastructure(ctx, cfg)
 	if err != nil {
 		return err
@@ -69,6 +73,19 @@ func configure(ctx *pulumi.Context) (topology.Config, error) {
 		return c, fmt.Errorf("invalid configuration; no resource was created, changed or deleted:\n%w", err)
 	}
 	return c, nil
+}
+
+// warnQuotas warns, before anything is created, about every AWS default
+// quota the configuration exceeds (Elastic IPs and VPCs per region, routes
+// per route table, rules per security group). It never refuses: the
+// account's quotas may have been raised.
+func warnQuotas(ctx *pulumi.Context, cfg topology.Config) error {
+	for _, w := range topology.QuotaWarnings(cfg) {
+		if err := ctx.Log.Warn(w, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // configKeys returns every configuration key of the program's namespace, so

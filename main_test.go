@@ -995,3 +995,117 @@ func TestRandomSecretsIgnoreInputChanges(t *testing.T) {
 		}
 	}
 }
+
+// quotaTopology has three sites with terminals in one region: 6 Elastic IPs,
+// above the default 5, and two SSH networks.
+func quotaTopology(t *testing.T) map[string]string {
+	cfg := secondTopology()
+	for i := range 3 {
+		editSites(t, cfg, i, "region", "us-east-1")
+	}
+	editSites(t, cfg, 2, "terminal", nil)
+	editSites(t, cfg, 2, "terminalPrivateIp", "10.50.2.9")
+	return cfg
+}
+
+// topology.QuotaUsage counts exactly what the program registers: Elastic
+// IPs and VPCs per region, routes per route table, inbound rules per
+// security group. A component that adds or drops one fails this test until
+// the counter follows.
+func TestQuotaUsageMatchesTheProgram(t *testing.T) {
+	star := secondTopology()
+	star["vpclink:links"] = `[{"sites":["tokyo","virginia"]},{"sites":["tokyo","sydney"]}]`
+	for name, cfg := range map[string]map[string]string{
+		"dev": loadStack(t, "Pulumi.dev.yaml"), "second (mesh, a site without terminal)": secondTopology(),
+		"star": star, "one region": quotaTopology(t),
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := mustEvaluate(t, cfg)
+			mon := res.mon
+			got := map[string]int{}
+			for _, r := range mon.ByType(tEip) {
+				got[topology.QuotaElasticIPs.Code+" "+region(mon, r)]++
+			}
+			for _, r := range mon.ByType(tVpc) {
+				got[topology.QuotaVPCs.Code+" "+region(mon, r)]++
+			}
+			for _, r := range mon.ByType(tRoute) {
+				rt := byID(mon, in(r, "routeTableId"))
+				got[topology.QuotaRoutes.Code+" "+region(mon, r)+" "+strings.TrimSuffix(rt.Name, "-rt")]++
+			}
+			for _, sg := range mon.ByType(tSG) {
+				site, group, _ := strings.Cut(strings.TrimSuffix(sg.Name, "-sg"), "-")
+				k := topology.QuotaSecurityGroupRules.Code + " " + region(mon, sg) + " " + site + " " + group
+				got[k] += 0 // a group without rules is counted too
+				for _, r := range mon.ByType(tIngress) {
+					if in(r, "securityGroupId") == sg.ID {
+						got[k]++
+					}
+				}
+			}
+			want := map[string]int{}
+			for _, u := range topology.QuotaUsage(res.config) {
+				k := u.Quota.Code + " " + u.Region
+				if u.Site != "" {
+					k += " " + u.Site
+				}
+				if u.Group != "" {
+					k += " " + u.Group
+				}
+				want[k] = u.Count
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("the program registers\n%v\nQuotaUsage counts\n%v", got, want)
+			}
+		})
+	}
+}
+
+// warnRecorder records the warnings the program logs and how many
+// resources were registered at the first one.
+type warnRecorder struct {
+	pulumi.Log
+	mon       *mockaws.Monitor
+	warnings  []string
+	atFirstRn int
+}
+
+func (w *warnRecorder) Warn(msg string, args *pulumi.LogArgs) error {
+	if len(w.warnings) == 0 {
+		w.atFirstRn = len(w.mon.Registrations())
+	}
+	w.warnings = append(w.warnings, msg)
+	return w.Log.Warn(msg, args)
+}
+
+// The quota warnings come before anything is created, and do not stop the
+// deployment.
+func TestQuotaWarningsBeforeAnyResource(t *testing.T) {
+	for name, tc := range map[string]struct {
+		cfg  map[string]string
+		want int
+	}{"dev": {loadStack(t, "Pulumi.dev.yaml"), 0}, "one region": {quotaTopology(t), 1}} {
+		t.Run(name, func(t *testing.T) {
+			engineConfig(t, tc.cfg)
+			mon := &mockaws.Monitor{}
+			rec := &warnRecorder{mon: mon}
+			err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+				rec.Log = ctx.Log
+				ctx.Log = rec
+				return program(ctx)
+			}, pulumi.WithMocks("vpclink", "test", mon), withConfig(tc.cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.warnings) != tc.want {
+				t.Fatalf("%d warnings, want %d: %q", len(rec.warnings), tc.want, rec.warnings)
+			}
+			if tc.want > 0 && (rec.atFirstRn != 0 || !strings.Contains(rec.warnings[0], "L-0263D0A3") || !strings.Contains(rec.warnings[0], "needs 6 in us-east-1")) {
+				t.Errorf("after %d registrations: %q", rec.atFirstRn, rec.warnings[0])
+			}
+			if len(mon.ByType(tEip)) != 6 && tc.want > 0 {
+				t.Errorf("%d Elastic IPs registered: a warning must not stop the deployment", len(mon.ByType(tEip)))
+			}
+		})
+	}
+}

@@ -68,6 +68,17 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("openvpn: tunnel mode %q: want %q or %q", s, ModeTLS, ModeStatic)
 }
 
+// Limits on the tunnel MTU, the one range every check uses (the program's
+// configuration and each rendered tunnel): below 1280 IPv6 breaks inside the
+// tunnel; above 1500 the encapsulated packets no longer fit an internet path.
+const (
+	MinMTU = 1280
+	MaxMTU = 1500
+)
+
+// ValidMTU reports whether mtu is within MinMTU and MaxMTU.
+func ValidMTU(mtu int) bool { return mtu >= MinMTU && mtu <= MaxMTU }
+
 // DefaultRenegSeconds is how often TLS mode renegotiates the data channel
 // keys (OpenVPN's own default).
 const DefaultRenegSeconds = 3600
@@ -154,8 +165,8 @@ func (t Tunnel) validate() error {
 	if t.KeyDirection != 0 && t.KeyDirection != 1 {
 		return fmt.Errorf("openvpn: tunnel %q: key direction %d, want 0 or 1", t.Name, t.KeyDirection)
 	}
-	if t.MTU < 576 || t.MTU > 9000 {
-		return fmt.Errorf("openvpn: tunnel %q: MTU %d out of range", t.Name, t.MTU)
+	if !ValidMTU(t.MTU) {
+		return fmt.Errorf("openvpn: tunnel %q: MTU %d out of range (%d-%d)", t.Name, t.MTU, MinMTU, MaxMTU)
 	}
 	for _, n := range t.RemoteNetworks {
 		if p, err := netip.ParsePrefix(n); err != nil || !p.Addr().Is4() || p.Masked() != p {

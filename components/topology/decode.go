@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 )
 
 // Keys are the configuration keys of the namespace, without the namespace,
@@ -84,7 +86,7 @@ func Decode(values map[string]string, secret map[string]bool) (Config, error) {
 			Problem: "is stored in plain text (value not shown); set it with `pulumi config set --secret sshPrivateKey < key`"})
 	}
 	d.integer(own, "tunnelPort", &c.TunnelPort, "a UDP port, 1-65535")
-	d.integer(own, "tunnelMtu", &c.TunnelMTU, fmt.Sprintf("an MTU, %d-%d", MinTunnelMTU, MaxTunnelMTU))
+	d.integer(own, "tunnelMtu", &c.TunnelMTU, fmt.Sprintf("an MTU, %d-%d", openvpn.MinMTU, openvpn.MaxMTU))
 	d.text(own, "tunnelMode", &c.TunnelMode)
 	if raw, ok := own["postDeployCheck"]; ok {
 		switch raw {

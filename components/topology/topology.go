@@ -10,19 +10,22 @@ package topology
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 )
 
 // ConfigNamespace is the Pulumi configuration namespace of the program; error
 // messages name keys inside it.
 const ConfigNamespace = "vpclink"
 
-// Defaults applied by Normalize when a value is left out.
+// Defaults applied by Normalize when a value is left out. They are the
+// defaults of the whole program: the components (vpclink) use these too.
 const (
 	DefaultInstanceType = "t3.micro"
 	DefaultSSHUser      = "ubuntu"
 	DefaultTunnelPort   = 1194
 	DefaultTunnelMTU    = 1400
-	DefaultTunnelMode   = "tls"
+	DefaultTunnelMode   = string(openvpn.ModeTLS)
 	// DefaultTunnelNetwork is where default tunnel addresses come from, one
 	// /30 per link: link k gets 10.254.k.1 and 10.254.k.2 for k < 256 (as it
 	// always did), then 10.254.(k%256).5 and .6 for k < 512, and so on.
@@ -215,7 +218,7 @@ func Normalize(c Config) Config {
 		if unset(fmt.Sprintf("links[%d].tunnelAddresses", k), len(l.TunnelAddresses) == 0) {
 			block = max(block, k)
 			for ; block < MaxDefaultTunnels; block++ {
-				if a := defaultTunnelAddresses(block); !usedAddrs[a[0]] && !usedAddrs[a[1]] {
+				if a := DefaultTunnelAddresses(block); !usedAddrs[a[0]] && !usedAddrs[a[1]] {
 					break
 				}
 			}
@@ -223,7 +226,7 @@ func Normalize(c Config) Config {
 				out.derived[fmt.Sprintf("links[%d].tunnelAddresses", k)] = "exhausted"
 				continue
 			}
-			l.TunnelAddresses = defaultTunnelAddresses(block)
+			l.TunnelAddresses = DefaultTunnelAddresses(block)
 			usedAddrs[l.TunnelAddresses[0]], usedAddrs[l.TunnelAddresses[1]] = true, true
 			out.derived[fmt.Sprintf("links[%d].tunnelAddresses", k)] = "default"
 			block++
@@ -243,9 +246,10 @@ func meshLinks(sites []Site) []Link {
 	return links
 }
 
-// defaultTunnelAddresses returns the two host addresses of /30 number n of
-// the default tunnel network, numbered so that n < 256 gives 10.254.n.1/.2.
-func defaultTunnelAddresses(n int) []string {
+// DefaultTunnelAddresses returns the two host addresses of /30 number n of
+// the default tunnel network, numbered so that n < 256 gives 10.254.n.1/.2:
+// the default tunnel addresses of link n.
+func DefaultTunnelAddresses(n int) []string {
 	base := netip.MustParsePrefix(DefaultTunnelNetwork).Addr().As4()
 	third, fourth := n%256, 4*(n/256)
 	return []string{

@@ -7,23 +7,41 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 )
+
+// regionExpr is the shape of an AWS region name: a partition or area prefix
+// (eu, us, ap, ..., or eusc for the European Sovereign Cloud), one or more
+// words, a number: eu-west-1, us-gov-east-1, ap-east-2, eusc-de-east-1. The
+// names are not checked against a list: AWS adds regions (the SDK's list
+// lacks ap-east-2).
+const regionExpr = `[a-z]{2,4}(?:-[a-z]+)+-[0-9]+`
 
 var (
 	siteNamePattern     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$`)
 	linkNamePattern     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,39}[a-z0-9])?$`)
-	regionPattern       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	regionPattern       = regexp.MustCompile(`^` + regionExpr + `$`)
 	instanceTypePattern = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
 	amiPattern          = regexp.MustCompile(`^ami-[0-9a-f]{8,17}$`)
 	sshUserPattern      = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	// An availability zone is its region's name and a letter (eu-west-1a);
+	// a Local Zone its region's name, its location, a number and a letter
+	// (us-east-1-bos-1a). The region is submatch 1.
+	zonePattern      = regexp.MustCompile(`^(` + regionExpr + `)[a-z]$`)
+	localZonePattern = regexp.MustCompile(`^(` + regionExpr + `)-[a-z]+-[0-9]+[a-z]$`)
 )
 
-// Limits on the tunnel MTU: below 1280 IPv6 breaks inside the tunnel; above
-// 1500 the encapsulated packets no longer fit an internet path.
-const (
-	MinTunnelMTU = 1280
-	MaxTunnelMTU = 1500
-)
+// zoneRegion returns the region of an availability zone or Local Zone name,
+// and false when zone has neither shape.
+func zoneRegion(zone string) (string, bool) {
+	for _, p := range []*regexp.Regexp{zonePattern, localZonePattern} {
+		if m := p.FindStringSubmatch(zone); m != nil {
+			return m[1], true
+		}
+	}
+	return "", false
+}
 
 // FieldError is one invalid configuration value.
 type FieldError struct {
@@ -183,8 +201,8 @@ func (v *validator) config(c Config) {
 	if c.TunnelPort < 1 || c.TunnelPort > 65535 {
 		v.addLiteral(key("tunnelPort"), fmt.Sprint(c.TunnelPort), "is not a port (1-65535)")
 	}
-	if c.TunnelMTU < MinTunnelMTU || c.TunnelMTU > MaxTunnelMTU {
-		v.addLiteral(key("tunnelMtu"), fmt.Sprint(c.TunnelMTU), "must be between %d and %d", MinTunnelMTU, MaxTunnelMTU)
+	if !openvpn.ValidMTU(c.TunnelMTU) {
+		v.addLiteral(key("tunnelMtu"), fmt.Sprint(c.TunnelMTU), "must be between %d and %d", openvpn.MinMTU, openvpn.MaxMTU)
 	}
 	if !validMode(c.TunnelMode) {
 		v.add(key("tunnelMode"), c.TunnelMode, "must be tls (TLS 1.3 with pinned certificates) or static (the pre-shared static key)")
@@ -216,6 +234,31 @@ func (v *validator) config(c Config) {
 	v.links(c, parsed)
 }
 
+// zone checks that site i's availability zone is one of the site's region:
+// AWS names them after the region, so a zone of another region (or no zone
+// at all) is refused at preview rather than by AWS when the subnet is
+// created. The names are not checked against a list: AWS adds regions and
+// zones.
+func (v *validator) zone(i int, s Site) {
+	k := key("sites[%d].availabilityZone", i)
+	shapes := func(r string) string {
+		return fmt.Sprintf("%[1]s followed by a letter (%[1]sa), or for a Local Zone %[1]s-<location>-<number><letter> (such as %[1]s-bos-1a)", r)
+	}
+	region, ok := zoneRegion(s.AvailabilityZone)
+	switch {
+	case !regionPattern.MatchString(s.Region):
+		// The region is wrong (reported under sites[i].region): which
+		// zones belong to it is unknown; only the shape is checked.
+		if !ok {
+			v.add(k, s.AvailabilityZone, "is not an availability zone name such as eu-west-1a or a Local Zone name such as us-east-1-bos-1a")
+		}
+	case !ok:
+		v.add(k, s.AvailabilityZone, "is not an availability zone name; the zones of sites[%d].region %q are named %s", i, s.Region, shapes(s.Region))
+	case region != s.Region:
+		v.add(k, s.AvailabilityZone, "is a zone of region %q, not of sites[%d].region %q, whose zones are named %s", region, i, s.Region, shapes(s.Region))
+	}
+}
+
 func (v *validator) site(i int, s Site) parsedSite {
 	var ps parsedSite
 	if !siteNamePattern.MatchString(s.Name) {
@@ -224,8 +267,8 @@ func (v *validator) site(i int, s Site) parsedSite {
 	if !regionPattern.MatchString(s.Region) {
 		v.add(key("sites[%d].region", i), s.Region, "is not an AWS region such as eu-west-1")
 	}
-	if s.AvailabilityZone != "" && !regexp.MustCompile(`^`+regexp.QuoteMeta(s.Region)+`[a-z]$`).MatchString(s.AvailabilityZone) {
-		v.add(key("sites[%d].availabilityZone", i), s.AvailabilityZone, "is not a zone of region %q", s.Region)
+	if s.AvailabilityZone != "" {
+		v.zone(i, s)
 	}
 	if !instanceTypePattern.MatchString(s.InstanceType) {
 		v.add(key("sites[%d].instanceType", i), s.InstanceType, "is not an EC2 instance type such as t3.micro")
@@ -275,178 +318,6 @@ func (v *validator) site(i int, s Site) parsedSite {
 	return ps
 }
 
-func (v *validator) links(c Config, parsed []parsedSite) {
-	if len(c.Links) == 0 && len(c.Sites) >= 2 {
-		v.addLiteral(key("links"), "[]", "no links: nothing would join the sites")
-	}
-	index := map[string]int{}
-	for i, s := range c.Sites {
-		if _, dup := index[s.Name]; !dup {
-			index[s.Name] = i
-		}
-	}
-	sitesOK := true
-	for i, s := range c.Sites {
-		sitesOK = sitesOK && siteNamePattern.MatchString(s.Name) && index[s.Name] == i
-	}
-	mesh := c.derived["links"] == "mesh"
-	// where names the link in messages about values derived for it.
-	where := func(k int) string {
-		return fmt.Sprintf("links[%d] %q", k, strings.Join(c.Links[k].Sites, "-"))
-	}
-	names := map[string]int{}
-	prefixes := map[string]string{} // resource name prefix -> link end
-	pairs := map[[2]string]int{}
-	ports := map[string]map[int]int{} // site -> port -> link
-	tunnel := map[netip.Addr]string{}
-	var portsPastEnd []string
-	inVPC := map[int][]string{} // site -> default addresses inside its VPC
-	exhausted := 0
-	for k, l := range c.Links {
-		lk := func(field string, args ...any) string { return key("links[%d]"+field, append([]any{k}, args...)...) }
-		derived := func(field string) bool { return c.derived[fmt.Sprintf("links[%d].%s", k, field)] != "" }
-
-		// The sites come first: the name, port and addresses of a link
-		// without valid sites are consequences.
-		if len(l.Sites) != 2 {
-			v.addLiteral(lk(".sites"), jsonList(l.Sites), "must name exactly two sites")
-			continue
-		}
-		known := true
-		for n, name := range l.Sites {
-			if _, ok := index[name]; !ok {
-				v.add(lk(".sites[%d]", n), name, "is not the name of a configured site%s", suggest(name, siteNames(c), ""))
-				known = false
-			}
-		}
-		if l.Sites[0] == l.Sites[1] {
-			v.addLiteral(lk(".sites"), jsonList(l.Sites), "a link needs two different sites")
-			known = false
-		}
-
-		switch {
-		case derived("name"):
-			// Made of two valid site names it is a valid link name; it can
-			// still equal another link's name.
-			if j, dup := names[l.Name]; dup && known && sitesOK {
-				if mesh {
-					v.add(key("sites[%d].name", index[l.Sites[1]]), l.Sites[1], "the mesh link between %q and %q gets the default name %q, as does links[%d]; choose site names that do not run together, or give vpclink:links with names", l.Sites[0], l.Sites[1], l.Name, j)
-				} else {
-					v.addLiteral(lk(".sites"), jsonList(l.Sites), "the link's default name %q is already the name of links[%d]: give links[%d].name", l.Name, j, k)
-				}
-			}
-		case !linkNamePattern.MatchString(l.Name):
-			v.add(lk(".name"), l.Name, "must be 1-41 lowercase letters, digits or '-', not starting or ending with '-'")
-		default:
-			if j, dup := names[l.Name]; dup {
-				v.add(lk(".name"), l.Name, "duplicates links[%d].name", j)
-			}
-		}
-		if _, dup := names[l.Name]; !dup && l.Name != "" {
-			names[l.Name] = k
-		}
-		// Each end's resources are named "<link>-<site>-...": two ends
-		// must not share that prefix (link "x-a" at site "b", link "x" at "a-b").
-		if known && linkNamePattern.MatchString(l.Name) {
-			for _, site := range l.Sites {
-				p := l.Name + "-" + site
-				if other, dup := prefixes[p]; dup {
-					v.add(lk(".name"), l.Name, "its end at site %q and %s both name their resources %q: rename the link", site, other, p+"-...")
-				}
-				prefixes[p] = fmt.Sprintf("links[%d]'s end at %q", k, site)
-			}
-		}
-
-		switch {
-		case derived("port") && (c.TunnelPort < 1 || c.TunnelPort > 65535):
-			// Reported once, under tunnelPort.
-		case derived("port") && l.Port > 65535:
-			portsPastEnd = append(portsPastEnd, where(k))
-		case l.Port < 1 || l.Port > 65535:
-			v.addLiteral(lk(".port"), fmt.Sprint(l.Port), "is not a port (1-65535)")
-		case known:
-			for _, name := range l.Sites {
-				if ports[name] == nil {
-					ports[name] = map[int]int{}
-				}
-				if j, dup := ports[name][l.Port]; dup {
-					v.addLiteral(lk(".port"), fmt.Sprint(l.Port), "site %q already uses this port for links[%d]", name, j)
-				}
-				ports[name][l.Port] = k
-			}
-		}
-		if known {
-			pair := [2]string{l.Sites[0], l.Sites[1]}
-			if pair[0] > pair[1] {
-				pair[0], pair[1] = pair[1], pair[0]
-			}
-			if j, dup := pairs[pair]; dup {
-				v.addLiteral(lk(".sites"), jsonList(l.Sites), "duplicates links[%d]: two tunnels between the same sites would fight over the routes", j)
-			}
-			pairs[pair] = k
-		}
-
-		if c.derived[fmt.Sprintf("links[%d].tunnelAddresses", k)] == "exhausted" {
-			exhausted++
-			continue
-		}
-		if len(l.TunnelAddresses) != 2 {
-			v.addLiteral(lk(".tunnelAddresses"), jsonList(l.TunnelAddresses), "must hold exactly two addresses")
-			continue
-		}
-		var addrs [2]netip.Addr
-		var ok [2]bool
-		for n, s := range l.TunnelAddresses {
-			ak := lk(".tunnelAddresses[%d]", n)
-			addrs[n], ok[n] = v.addr(ak, s)
-			if !ok[n] {
-				continue
-			}
-			if awsLinkLocal.Contains(addrs[n]) {
-				v.add(ak, s, "is in %s, where AWS serves instances (metadata service 169.254.169.254, DNS 169.254.169.253, NTP 169.254.169.123); other 169.254.0.0/16 addresses can be tunnel ends", awsLinkLocal)
-				ok[n] = false
-				continue
-			}
-			if !(addrs[n].IsGlobalUnicast() || addrs[n].IsLinkLocalUnicast()) || addrs[n] == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-				v.add(ak, s, "is not a unicast address (loopback, multicast, unspecified and broadcast addresses cannot be tunnel ends)")
-				ok[n] = false
-				continue
-			}
-			for i, ps := range parsed {
-				if ps.vpcOK && ps.vpc.Contains(addrs[n]) {
-					if derived("tunnelAddresses") {
-						inVPC[i] = append(inVPC[i], fmt.Sprintf("%s of %s", s, where(k)))
-					} else {
-						v.add(ak, s, "lies inside sites[%d].vpcCidr %s; tunnel addresses must be outside every VPC", i, c.Sites[i].VpcCidr)
-					}
-				}
-			}
-			if owner, dup := tunnel[addrs[n]]; dup {
-				v.add(ak, s, "is already used by %s", owner)
-			}
-			tunnel[addrs[n]] = fmt.Sprintf("links[%d].tunnelAddresses[%d]", k, n)
-		}
-		if ok[0] && ok[1] && addrs[0] == addrs[1] {
-			v.add(lk(".tunnelAddresses[1]"), l.TunnelAddresses[1], "equals tunnelAddresses[0]; the two ends need different addresses")
-		}
-	}
-	if len(portsPastEnd) > 0 {
-		v.addLiteral(key("tunnelPort"), fmt.Sprint(c.TunnelPort), "the default ports (tunnelPort and up) of %d link(s) run past 65535, first %s: lower tunnelPort or give those links a port", len(portsPastEnd), portsPastEnd[0])
-	}
-	for i := range c.Sites {
-		if list := inVPC[i]; len(list) > 0 {
-			v.add(key("sites[%d].vpcCidr", i), c.Sites[i].VpcCidr, "contains %d default tunnel address(es) (from %s), first %s: tunnel addresses must be outside every VPC; give the links tunnelAddresses or move this VPC", len(list), DefaultTunnelNetwork, list[0])
-		}
-	}
-	if exhausted > 0 {
-		if mesh {
-			v.addLiteral(key("sites"), sitesCount(len(c.Sites)), "a full mesh of %d sites has %d links, but the default tunnel network %s holds %d (a mesh of 181 sites): give vpclink:links with tunnelAddresses", len(c.Sites), len(c.Links), DefaultTunnelNetwork, MaxDefaultTunnels)
-		} else {
-			v.addLiteral(key("links"), fmt.Sprintf("[%d links]", len(c.Links)), "%d link(s) without tunnelAddresses find none left in the default tunnel network %s (%d links): give them tunnelAddresses", exhausted, DefaultTunnelNetwork, MaxDefaultTunnels)
-		}
-	}
-}
-
 // siteNames returns the valid site names, for suggestions.
 func siteNames(c Config) []string {
 	var out []string
@@ -467,7 +338,7 @@ func sitesCount(n int) string {
 }
 
 // validMode reports whether m names a tunnel mode.
-func validMode(m string) bool { return m == "tls" || m == "static" }
+func validMode(m string) bool { return m == string(openvpn.ModeTLS) || m == string(openvpn.ModeStatic) }
 
 // LinkMode is the tunnel mode of link i: its own, else the stack's.
 func (c Config) LinkMode(i int) string {

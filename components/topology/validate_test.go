@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 )
 
 // twoSites is a valid configuration of the reference topology, not yet
@@ -223,7 +225,7 @@ func TestValidateAccepts(t *testing.T) {
 		{"tunnel outside vpcs", func(c *Config) {
 			c.Links = []Link{{Sites: []string{"a", "b"}, TunnelAddresses: []string{"172.31.255.1", "172.31.255.2"}}}
 		}},
-		{"mtu bounds", func(c *Config) { c.TunnelMTU = MinTunnelMTU }},
+		{"mtu bounds", func(c *Config) { c.TunnelMTU = openvpn.MinMTU }},
 		{"gov region", func(c *Config) { c.Sites[0].Region = "us-gov-west-1" }},
 	}
 	for _, tc := range cases {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vpclink/pulumi-vpc-openvpn/components/hexsecret"
 	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
+	"github.com/vpclink/pulumi-vpc-openvpn/components/topology"
 )
 
 // Traceroute's default UDP probe ports: terminals answer them from peer
@@ -29,7 +30,8 @@ const (
 
 // SSHArgs is how the program logs in to the instances.
 type SSHArgs struct {
-	// User is the image's login user (ubuntu on Ubuntu). Default "ubuntu".
+	// User is the image's login user. Default topology.DefaultSSHUser (the
+	// user of Ubuntu's images).
 	User string
 	// PrivateKey matches the sites' SSHPublicKey. Keep it secret.
 	PrivateKey pulumi.StringInput
@@ -39,12 +41,15 @@ type SSHArgs struct {
 type LinkArgs struct {
 	// Sites are the two ends. The first uses key direction 0.
 	Sites [2]*Site
-	// Port is the UDP port of the tunnel on both VPN instances. Default 1194.
+	// Port is the UDP port of the tunnel on both VPN instances. Default
+	// topology.DefaultTunnelPort.
 	Port int
 	// TunnelAddresses are the point-to-point addresses of the two ends, in
-	// the order of Sites. Default 10.254.0.1 and 10.254.0.2.
+	// the order of Sites. Default topology.DefaultTunnelAddresses(0), the
+	// first /30 of topology.DefaultTunnelNetwork.
 	TunnelAddresses [2]string
-	// MTU of the tunnel interface. Default 1400.
+	// MTU of the tunnel interface, openvpn.MinMTU to openvpn.MaxMTU. Default
+	// topology.DefaultTunnelMTU.
 	MTU int
 	// SSH is how the setup logs in to the VPN instances (and the check to the
 	// terminals). Required.
@@ -92,51 +97,110 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 	if args == nil {
 		args = &LinkArgs{}
 	}
-	a := *args
-	if a.Sites[0] == nil || a.Sites[1] == nil || a.Sites[0] == a.Sites[1] {
-		return nil, fmt.Errorf("link %q: needs two different sites", name)
-	}
-	if a.SSH.PrivateKey == nil {
-		return nil, fmt.Errorf("link %q: SSH.PrivateKey is required", name)
-	}
-	if a.SSH.User == "" {
-		a.SSH.User = "ubuntu"
-	}
-	if a.Port == 0 {
-		a.Port = 1194
-	}
-	if a.TunnelAddresses == [2]string{} {
-		a.TunnelAddresses = [2]string{"10.254.0.1", "10.254.0.2"}
-	}
-	if a.MTU == 0 {
-		a.MTU = 1400
-	}
-	mode, err := openvpn.ParseMode(string(a.Mode))
+	a, err := args.withDefaults(name)
 	if err != nil {
-		return nil, fmt.Errorf("link %q: %w", name, err)
-	}
-	a.Mode = mode
-	tls := mode == openvpn.ModeTLS
-	// Fail before registering anything when the ends cannot be rendered.
-	for i, site := range a.Sites {
-		if _, err := openvpn.SetupScript(a.tunnel(name, i, "192.0.2.1", placeholderFingerprint)); err != nil {
-			return nil, fmt.Errorf("link %q: %w", name, err)
-		}
-		if _, err := openvpn.IdentityScript(name, commonName(name, site.Name)); tls && err != nil {
-			return nil, fmt.Errorf("link %q: %w", name, err)
-		}
+		return nil, err
 	}
 
-	link := &Link{Name: name, Mode: mode}
+	link := &Link{Name: name, Mode: a.Mode}
 	if err := ctx.RegisterComponentResource(LinkType, name, link, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(link)
 
-	// One 2048-bit key, identical on both ends; the key directions differ.
-	keyHex, err := hexsecret.New(ctx, name+"-static-key", openvpn.StaticKeyBytes, parent)
-	if err != nil {
+	if err := link.staticKey(ctx, parent); err != nil {
 		return nil, err
+	}
+	if err := link.identities(ctx, a, parent); err != nil {
+		return nil, err
+	}
+
+	var ready [2][]pulumi.Resource
+	for i, site := range a.Sites {
+		siteOpts := []pulumi.ResourceOption{parent, pulumi.Provider(site.Provider)}
+		route, err := a.route(ctx, name, i, siteOpts)
+		if err != nil {
+			return nil, err
+		}
+		rules, err := a.rules(ctx, name, i, siteOpts)
+		if err != nil {
+			return nil, err
+		}
+		ready[i] = append([]pulumi.Resource{route}, rules...)
+		if err := link.setup(ctx, a, i, parent); err != nil {
+			return nil, err
+		}
+	}
+
+	if err := link.checks(ctx, a, append(ready[0], ready[1]...)); err != nil {
+		return nil, err
+	}
+
+	if err := ctx.RegisterResourceOutputs(link, pulumi.Map{
+		"sites":           pulumi.StringArray{pulumi.String(a.Sites[0].Name), pulumi.String(a.Sites[1].Name)},
+		"port":            pulumi.Int(a.Port),
+		"mode":            pulumi.String(string(a.Mode)),
+		"fingerprints":    pulumi.StringArray{link.Fingerprints[0], link.Fingerprints[1]},
+		"tunnelAddresses": pulumi.StringArray{pulumi.String(a.TunnelAddresses[0]), pulumi.String(a.TunnelAddresses[1])},
+		"checkResults":    link.CheckResults,
+	}); err != nil {
+		return nil, err
+	}
+	return link, nil
+}
+
+// withDefaults returns a copy of the arguments with the defaults filled in.
+// It checks them and renders both ends once, so that NewLink fails before registering anything when the ends
+// cannot be rendered.
+func (a LinkArgs) withDefaults(name string) (LinkArgs, error) {
+	if a.Sites[0] == nil || a.Sites[1] == nil || a.Sites[0] == a.Sites[1] {
+		return a, fmt.Errorf("link %q: needs two different sites", name)
+	}
+	if a.SSH.PrivateKey == nil {
+		return a, fmt.Errorf("link %q: SSH.PrivateKey is required", name)
+	}
+	if a.SSH.User == "" {
+		a.SSH.User = topology.DefaultSSHUser
+	}
+	if a.Port == 0 {
+		a.Port = topology.DefaultTunnelPort
+	}
+	if a.TunnelAddresses == [2]string{} {
+		a.TunnelAddresses = [2]string(topology.DefaultTunnelAddresses(0))
+	}
+	if a.MTU == 0 {
+		a.MTU = topology.DefaultTunnelMTU
+	}
+	mode, err := openvpn.ParseMode(string(a.Mode))
+	if err != nil {
+		return a, fmt.Errorf("link %q: %w", name, err)
+	}
+	a.Mode = mode
+	for i, site := range a.Sites {
+		if _, err := openvpn.SetupScript(a.tunnel(name, i, "192.0.2.1", placeholderFingerprint)); err != nil {
+			return a, fmt.Errorf("link %q: %w", name, err)
+		}
+		if _, err := openvpn.IdentityScript(name, commonName(name, site.Name)); a.tls() && err != nil {
+			return a, fmt.Errorf("link %q: %w", name, err)
+		}
+	}
+	return a, nil
+}
+
+// tls reports whether the link runs in TLS mode (a.Mode is parsed).
+func (a LinkArgs) tls() bool { return a.Mode == openvpn.ModeTLS }
+
+// prefix names the resources of the link's end at site i.
+func (a LinkArgs) prefix(name string, i int) string {
+	return fmt.Sprintf("%s-%s", name, a.Sites[i].Name)
+}
+
+// staticKey makes one 2048-bit key, identical on both ends; the key
+// directions differ.
+func (link *Link) staticKey(ctx *pulumi.Context, parent pulumi.ResourceOption) error {
+	keyHex, err := hexsecret.New(ctx, link.Name+"-static-key", openvpn.StaticKeyBytes, parent)
+	if err != nil {
+		return err
 	}
 	link.StaticKey = pulumi.ToSecret(keyHex.ApplyT(func(h string) (string, error) {
 		if h == "" { // not reported (minimal test mocks): nothing to format
@@ -144,153 +208,157 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 		}
 		return openvpn.FormatStaticKey(h)
 	})).(pulumi.StringOutput)
+	return nil
+}
 
-	// TLS mode: each VPN instance makes its own key pair and self-signed
-	// certificate and reports the certificate's fingerprint, which goes into
-	// the PEER's configuration. Both identities run in parallel, as soon as
-	// their instance answers SSH; each setup then waits for both (its own
-	// certificate, the peer's fingerprint): one SSH round trip more per end.
-	fingerprint := [2]pulumi.StringOutput{pulumi.String("").ToStringOutput(), pulumi.String("").ToStringOutput()}
-	if tls {
-		for i, site := range a.Sites {
-			id, err := a.identity(ctx, name, site, parent)
-			if err != nil {
-				return nil, err
-			}
-			link.Identities[i] = id
-			siteName := site.Name
-			fingerprint[i] = id.Stdout.ApplyT(func(out string) (string, error) {
-				if out == "" { // not reported (test mocks); the real script never prints nothing
-					return "", nil
-				}
-				fp, err := openvpn.ParseFingerprint(out)
-				if err != nil {
-					return "", fmt.Errorf("link %q: the identity step on %s printed no valid fingerprint: %w", name, siteName, err)
-				}
-				return fp, nil
-			}).(pulumi.StringOutput)
-		}
+// identities registers, in TLS mode, the step where each VPN instance makes
+// its own key pair and self-signed certificate and reports the certificate's
+// fingerprint, which goes into the PEER's configuration. Both identities run
+// in parallel, as soon as their instance answers SSH; each setup then waits
+// for both (its own certificate, the peer's fingerprint): one SSH round trip
+// more per end. In static mode the fingerprints are empty.
+func (link *Link) identities(ctx *pulumi.Context, a LinkArgs, parent pulumi.ResourceOption) error {
+	name := link.Name
+	link.Fingerprints = [2]pulumi.StringOutput{pulumi.String("").ToStringOutput(), pulumi.String("").ToStringOutput()}
+	if !a.tls() {
+		return nil
 	}
-	link.Fingerprints = fingerprint
-
-	var ready [2][]pulumi.Resource
 	for i, site := range a.Sites {
-		peer := a.Sites[1-i]
-		siteOpts := []pulumi.ResourceOption{parent, pulumi.Provider(site.Provider)}
-		prefix := fmt.Sprintf("%s-%s", name, site.Name)
-
-		// Traffic for the peer VPC goes to this site's VPN instance.
-		route, err := ec2.NewRoute(ctx, prefix+"-route", &ec2.RouteArgs{
-			RouteTableId:         site.RouteTableID,
-			DestinationCidrBlock: pulumi.String(peer.VpcCidr),
-			NetworkInterfaceId:   site.VpnNetworkInterfaceID,
-		}, siteOpts...)
+		id, err := a.identity(ctx, name, site, parent)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		ready[i] = append(ready[i], route)
-
-		with := func(more ...pulumi.ResourceOption) []pulumi.ResourceOption {
-			return append(append([]pulumi.ResourceOption{}, siteOpts...), more...)
-		}
-		// The tunnel port admits the peer VPN instance only.
-		tunnelRule, err := site.ingressRule(ctx, prefix+"-tunnel", site.VpnSecurityGroupID,
-			ingress{"", fmt.Sprintf("OpenVPN link %s from the peer VPN instance", name), "udp", a.Port, a.Port},
-			peer.VpnPublicIP.ApplyT(func(ip string) string { return ip + "/32" }).(pulumi.StringOutput), with)
-		if err != nil {
-			return nil, err
-		}
-		ready[i] = append(ready[i], tunnelRule)
-		if site.HasTerminal {
-			for _, r := range []ingress{
-				{"", fmt.Sprintf("ICMP from %s over link %s", peer.Name, name), "icmp", -1, -1},
-				{"", fmt.Sprintf("traceroute from %s over link %s", peer.Name, name), "udp", tracerouteFirstPort, tracerouteLastPort},
-			} {
-				rule, err := site.ingressRule(ctx, fmt.Sprintf("%s-%s-from-peer", prefix, r.protocol), site.TerminalSecurityGroupID, r, pulumi.String(peer.VpcCidr), with)
-				if err != nil {
-					return nil, err
-				}
-				ready[i] = append(ready[i], rule)
+		link.Identities[i] = id
+		siteName := site.Name
+		link.Fingerprints[i] = id.Stdout.ApplyT(func(out string) (string, error) {
+			if out == "" { // not reported (test mocks); the real script never prints nothing
+				return "", nil
 			}
-		}
-
-		// The configuration needs only the peer's EIP, never the peer's setup:
-		// the two regions are configured in parallel.
-		// In TLS mode it also needs the peer's certificate fingerprint.
-		i := i
-		peerEnd := pulumi.All(peer.VpnPublicIP, fingerprint[1-i], fingerprint[i])
-		render := func(script bool) pulumi.StringOutput {
-			return peerEnd.ApplyT(func(v []any) (string, error) {
-				ip, fp, own := v[0].(string), v[1].(string), v[2].(string)
-				if ip == "" || tls && fp == "" { // not reported (test mocks); AWS always does
-					return "", nil
-				}
-				tu := a.tunnel(name, i, ip, fp)
-				tu.LocalFingerprint = own
-				if !script {
-					return openvpn.RenderConfig(tu)
-				}
-				s, err := openvpn.SetupScript(tu)
-				return openvpn.Command("setup", s), err
-			}).(pulumi.StringOutput)
-		}
-		link.Configs[i] = render(false)
-		create := render(true)
-		deps := site.vpnReachable
-		if tls {
-			// Its own certificate must exist before OpenVPN starts.
-			deps = append(append([]pulumi.Resource{}, deps...), link.Identities[i])
-		}
-		teardown, err := openvpn.TeardownScript(a.tunnel(name, i, "192.0.2.1", placeholderFingerprint))
-		if err != nil {
-			return nil, err
-		}
-		link.Setups[i], err = remote.NewCommand(ctx, prefix+"-setup", &remote.CommandArgs{
-			Connection:             a.connection(site.vpnSSHHost, site.VpnHostKey),
-			AddPreviousOutputInEnv: noPreviousOutput,
-			Create:                 create,
-			Delete:                 pulumi.String(openvpn.Command("teardown", teardown)),
-			// The key travels on standard input: never on a command line,
-			// so never in an error message or a process listing.
-			Stdin: link.StaticKey,
-			// A replaced instance needs its own setup.
-			Triggers: pulumi.Array{site.VpnInstanceID},
-		}, parent,
-			pulumi.DependsOn(deps),
-			pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}),
-			// The EIP moves to a replacement: tear down before setting up again.
-			pulumi.DeleteBeforeReplace(true),
-			deletedWith(site.vpnInstance))
-		if err != nil {
-			return nil, err
-		}
-	}
-
-	link.CheckResults = pulumi.StringArray{}.ToStringArrayOutput()
-	if !a.SkipCheck {
-		var results pulumi.StringArray
-		for i, site := range a.Sites {
-			check, err := a.check(ctx, name, link, i, append(ready[0], ready[1]...))
+			fp, err := openvpn.ParseFingerprint(out)
 			if err != nil {
-				return nil, fmt.Errorf("link %q: check from %s: %w", name, site.Name, err)
+				return "", fmt.Errorf("link %q: the identity step on %s printed no valid fingerprint: %w", name, siteName, err)
 			}
-			link.Checks[i] = check
-			results = append(results, check.Stdout)
-		}
-		link.CheckResults = results.ToStringArrayOutput()
+			return fp, nil
+		}).(pulumi.StringOutput)
 	}
+	return nil
+}
 
-	if err := ctx.RegisterResourceOutputs(link, pulumi.Map{
-		"sites":           pulumi.StringArray{pulumi.String(a.Sites[0].Name), pulumi.String(a.Sites[1].Name)},
-		"port":            pulumi.Int(a.Port),
-		"mode":            pulumi.String(string(mode)),
-		"fingerprints":    pulumi.StringArray{fingerprint[0], fingerprint[1]},
-		"tunnelAddresses": pulumi.StringArray{pulumi.String(a.TunnelAddresses[0]), pulumi.String(a.TunnelAddresses[1])},
-		"checkResults":    link.CheckResults,
-	}); err != nil {
+// route sends the traffic of site i for the peer VPC to site i's VPN
+// instance.
+func (a LinkArgs) route(ctx *pulumi.Context, name string, i int, siteOpts []pulumi.ResourceOption) (*ec2.Route, error) {
+	site, peer := a.Sites[i], a.Sites[1-i]
+	return ec2.NewRoute(ctx, a.prefix(name, i)+"-route", &ec2.RouteArgs{
+		RouteTableId:         site.RouteTableID,
+		DestinationCidrBlock: pulumi.String(peer.VpcCidr),
+		NetworkInterfaceId:   site.VpnNetworkInterfaceID,
+	}, siteOpts...)
+}
+
+// rules adds the link's ingress rules at site i: the tunnel port, from the
+// peer VPN instance only, and on a terminal ICMP and traceroute from the
+// peer VPC.
+func (a LinkArgs) rules(ctx *pulumi.Context, name string, i int, siteOpts []pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	site, peer := a.Sites[i], a.Sites[1-i]
+	prefix := a.prefix(name, i)
+	with := func(more ...pulumi.ResourceOption) []pulumi.ResourceOption {
+		return append(append([]pulumi.ResourceOption{}, siteOpts...), more...)
+	}
+	var rules []pulumi.Resource
+	tunnelRule, err := site.ingressRule(ctx, prefix+"-tunnel", site.VpnSecurityGroupID,
+		ingress{"", fmt.Sprintf("OpenVPN link %s from the peer VPN instance", name), "udp", a.Port, a.Port},
+		peer.VpnPublicIP.ApplyT(func(ip string) string { return ip + "/32" }).(pulumi.StringOutput), with)
+	if err != nil {
 		return nil, err
 	}
-	return link, nil
+	rules = append(rules, tunnelRule)
+	if !site.HasTerminal {
+		return rules, nil
+	}
+	for _, r := range []ingress{
+		{"", fmt.Sprintf("ICMP from %s over link %s", peer.Name, name), "icmp", -1, -1},
+		{"", fmt.Sprintf("traceroute from %s over link %s", peer.Name, name), "udp", tracerouteFirstPort, tracerouteLastPort},
+	} {
+		rule, err := site.ingressRule(ctx, fmt.Sprintf("%s-%s-from-peer", prefix, r.protocol), site.TerminalSecurityGroupID, r, pulumi.String(peer.VpcCidr), with)
+		if err != nil {
+			return nil, err
+		}
+		rules = append(rules, rule)
+	}
+	return rules, nil
+}
+
+// setup registers the remote command that configures OpenVPN on site i's
+// VPN instance. The configuration needs only the peer's EIP, never the
+// peer's setup: the two regions are configured in parallel. In TLS mode it
+// also needs the peer's certificate fingerprint.
+func (link *Link) setup(ctx *pulumi.Context, a LinkArgs, i int, parent pulumi.ResourceOption) error {
+	name := link.Name
+	site, peer := a.Sites[i], a.Sites[1-i]
+	peerEnd := pulumi.All(peer.VpnPublicIP, link.Fingerprints[1-i], link.Fingerprints[i])
+	render := func(script bool) pulumi.StringOutput {
+		return peerEnd.ApplyT(func(v []any) (string, error) {
+			ip, fp, own := v[0].(string), v[1].(string), v[2].(string)
+			if ip == "" || a.tls() && fp == "" { // not reported (test mocks); AWS always does
+				return "", nil
+			}
+			tu := a.tunnel(name, i, ip, fp)
+			tu.LocalFingerprint = own
+			if !script {
+				return openvpn.RenderConfig(tu)
+			}
+			s, err := openvpn.SetupScript(tu)
+			return openvpn.Command("setup", s), err
+		}).(pulumi.StringOutput)
+	}
+	link.Configs[i] = render(false)
+	create := render(true)
+	deps := site.vpnReachable
+	if a.tls() {
+		// Its own certificate must exist before OpenVPN starts.
+		deps = append(append([]pulumi.Resource{}, deps...), link.Identities[i])
+	}
+	teardown, err := openvpn.TeardownScript(a.tunnel(name, i, "192.0.2.1", placeholderFingerprint))
+	if err != nil {
+		return err
+	}
+	link.Setups[i], err = remote.NewCommand(ctx, a.prefix(name, i)+"-setup", &remote.CommandArgs{
+		Connection:             a.connection(site.vpnSSHHost, site.VpnHostKey),
+		AddPreviousOutputInEnv: noPreviousOutput,
+		Create:                 create,
+		Delete:                 pulumi.String(openvpn.Command("teardown", teardown)),
+		// The key travels on standard input: never on a command line,
+		// so never in an error message or a process listing.
+		Stdin: link.StaticKey,
+		// A replaced instance needs its own setup.
+		Triggers: pulumi.Array{site.VpnInstanceID},
+	}, parent,
+		pulumi.DependsOn(deps),
+		pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}),
+		// The EIP moves to a replacement: tear down before setting up again.
+		pulumi.DeleteBeforeReplace(true),
+		deletedWith(site.vpnInstance))
+	return err
+}
+
+// checks registers the post-deploy pings from each end (unless skipped),
+// after the routes and rules in ready and both setups.
+func (link *Link) checks(ctx *pulumi.Context, a LinkArgs, ready []pulumi.Resource) error {
+	link.CheckResults = pulumi.StringArray{}.ToStringArrayOutput()
+	if a.SkipCheck {
+		return nil
+	}
+	var results pulumi.StringArray
+	for i, site := range a.Sites {
+		check, err := a.check(ctx, link.Name, link, i, ready)
+		if err != nil {
+			return fmt.Errorf("link %q: check from %s: %w", link.Name, site.Name, err)
+		}
+		link.Checks[i] = check
+		results = append(results, check.Stdout)
+	}
+	link.CheckResults = results.ToStringArrayOutput()
+	return nil
 }
 
 // noPreviousOutput turns off passing the previous stdout/stderr as

@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
+	"github.com/vpclink/pulumi-vpc-openvpn/components/topology"
 	"github.com/vpclink/pulumi-vpc-openvpn/internal/mockaws"
 )
 
@@ -172,5 +173,24 @@ func TestLinkRejects(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "identity step on b printed no valid fingerprint") {
 		t.Errorf("bad identity output: %v", err)
+	}
+}
+
+// A link left at its defaults uses the program's defaults, from their one
+// owner (topology), not copies of them.
+func TestLinkDefaultsAreTheProgramDefaults(t *testing.T) {
+	sites := [2]*Site{{Name: "a", VpcCidr: "10.0.0.0/16"}, {Name: "b", VpcCidr: "10.1.0.0/16"}}
+	a, err := LinkArgs{Sites: sites, SSH: SSHArgs{PrivateKey: pulumi.String("k")}}.withDefaults("a-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.SSH.User != topology.DefaultSSHUser || a.Port != topology.DefaultTunnelPort || a.MTU != topology.DefaultTunnelMTU ||
+		a.TunnelAddresses != [2]string(topology.DefaultTunnelAddresses(0)) || a.Mode != openvpn.Mode(topology.DefaultTunnelMode) {
+		t.Errorf("defaults %q %d %d %v %q differ from topology's", a.SSH.User, a.Port, a.MTU, a.TunnelAddresses, a.Mode)
+	}
+	for _, mtu := range []int{openvpn.MinMTU - 1, openvpn.MaxMTU + 1} {
+		if _, err := (LinkArgs{Sites: sites, MTU: mtu, SSH: SSHArgs{PrivateKey: pulumi.String("k")}}).withDefaults("a-b"); err == nil {
+			t.Errorf("MTU %d accepted", mtu)
+		}
 	}
 }
