@@ -213,3 +213,49 @@ func TestPulumiYAMLDefaultsAreTheProgramDefaults(t *testing.T) {
 		t.Errorf("Pulumi.yaml: tunnelMtu description %q does not give the range %s", d, want)
 	}
 }
+
+// TestRegionRefusesBeforeAnyAWSResource: inputs only the region's API can
+// judge (zones, offerings) are refused with the configuration key and the
+// value as written, before any AWS resource is registered.
+func TestRegionRefusesBeforeAnyAWSResource(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(t *testing.T, c map[string]string)
+		want []string
+	}{
+		{"pinned zone without the type", func(t *testing.T, c map[string]string) {
+			editSites(t, c, 0, "region", "us-east-1")
+			editSites(t, c, 0, "availabilityZone", "us-east-1e")
+		}, []string{`config vpclink:sites[0].availabilityZone = "us-east-1e": does not offer instance type t3.micro (zones of us-east-1 that do: us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-east-1f)`}},
+		{"zone the region does not have", func(t *testing.T, c map[string]string) {
+			editSites(t, c, 1, "availabilityZone", "sa-east-1z")
+		}, []string{`config vpclink:sites[1].availabilityZone = "sa-east-1z": is not an available zone of sa-east-1 (available: sa-east-1a, sa-east-1b, sa-east-1c)`}},
+		{"site type in the pinned zone", func(t *testing.T, c map[string]string) {
+			editSites(t, c, 0, "region", "us-east-1")
+			editSites(t, c, 0, "availabilityZone", "us-east-1e")
+			editSites(t, c, 0, "instanceType", "t4g.micro")
+		}, []string{`config vpclink:sites[0].availabilityZone = "us-east-1e": does not offer instance type t4g.micro`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := loadStack(t, "Pulumi.dev.yaml")
+			tc.edit(t, cfg)
+			res := evaluate(t, cfg, "vpclink:sshPrivateKeys")
+			if res.err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range append(tc.want, "no AWS resource was created, changed or deleted") {
+				if !strings.Contains(res.err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, res.err)
+				}
+			}
+			for _, r := range res.mon.Registrations() {
+				// Providers and the login key's random seed (state only,
+				// reused by the next run) may precede the refusal.
+				if r.Custom && strings.HasPrefix(r.Type, "aws:") {
+					t.Errorf("%s %s registered before the refusal", r.Type, r.Name)
+				}
+			}
+		})
+	}
+}

@@ -199,7 +199,7 @@ func createInfrastructure(ctx *pulumi.Context, cfg topology.Config) (*infrastruc
 			Tags:               map[string]string{"pulumi:stack": ctx.Stack()},
 		}, pulumi.Providers(infra.random))
 		if err != nil {
-			return nil, siteInputError(cfg, i, err)
+			return nil, fmt.Errorf("configuration refused by region %s; no AWS resource was created, changed or deleted:\n%w", s.Region, siteInputError(cfg, i, err))
 		}
 		byName[s.Name] = site
 		infra.sites = append(infra.sites, site)

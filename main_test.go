@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 	"github.com/vpclink/pulumi-vpc-openvpn/components/topology"
+	"github.com/vpclink/pulumi-vpc-openvpn/internal/awsmodel"
 	"github.com/vpclink/pulumi-vpc-openvpn/internal/mockaws"
 )
 
@@ -466,14 +468,36 @@ func checkWiring(t *testing.T, res *result, sites []site, vpnEIP map[string]stri
 			if !igw {
 				t.Errorf("%s: does not wait for its VPC's internet gateway", eip.Name)
 			}
-			pinned := false
-			for _, cs := range res.config.Sites {
-				if cs.Name == s.name {
-					pinned = cs.Ami != ""
+			var cs topology.Site
+			for _, c := range res.config.Sites {
+				if c.Name == s.name {
+					cs = c
 				}
 			}
-			if got := contains(inst.IgnoreChanges, "ami"); got == pinned {
-				t.Errorf("%s: ignoreChanges %v with ami pinned %v", inst.Name, inst.IgnoreChanges, pinned)
+			// The image is never ignored: a change of architecture must
+			// reach the replacement. Unpinned and new, it is the newest
+			// image for the type's architecture.
+			wantAmi := cs.Ami
+			if wantAmi == "" {
+				arch := "x86_64"
+				if slices.Contains(awsmodel.Architectures(cs.InstanceType), "arm64") {
+					arch = "arm64"
+				}
+				wantAmi = newestImage(mon, inst, arch)
+			}
+			if contains(inst.IgnoreChanges, "ami") || in(inst, "ami") != wantAmi {
+				t.Errorf("%s: ami %s (ignoreChanges %v), want %s", inst.Name, in(inst, "ami"), inst.IgnoreChanges, wantAmi)
+			}
+			// Subnets: in the first zone that offers the type (unless
+			// pinned), kept there, and replaced delete-first.
+			sub := mon.Find(tSubnet, s.name+"-"+role+"-subnet")
+			wantZone, ignored := cs.AvailabilityZone, false
+			if wantZone == "" {
+				wantZone, ignored = awsmodel.OfferingZones(region(mon, inst), cs.InstanceType)[0], true
+			}
+			if in(sub, "availabilityZone") != wantZone || contains(sub.IgnoreChanges, "availabilityZone") != ignored || !sub.DeleteBeforeReplace {
+				t.Errorf("%s: zone %q (ignoreChanges %v, deleteBeforeReplace %v), want %q (ignored %v, delete first)",
+					sub.Name, in(sub, "availabilityZone"), sub.IgnoreChanges, sub.DeleteBeforeReplace, wantZone, ignored)
 			}
 		}
 	}
@@ -1108,4 +1132,15 @@ func TestQuotaWarningsBeforeAnyResource(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newestImage is the answer the mocks gave to the site's getAmi call for
+// arch (the newest Ubuntu image), recomputed from the call's arguments.
+func newestImage(mon *mockaws.Monitor, inst *mockaws.Registration, arch string) string {
+	for _, c := range mon.Calls() {
+		if c.Token == awsmodel.GetAmi && c.Provider == inst.Provider && strings.Contains(fmt.Sprint(c.Args), arch) {
+			return awsmodel.Text(awsmodel.AmiResult(region(mon, inst), c.Args)["id"])
+		}
+	}
+	return "(no getAmi call for " + arch + ")"
 }

@@ -429,7 +429,7 @@ func (s *Site) network(ctx *pulumi.Context, name string, args *SiteArgs, zone zo
 		subnet, err := ec2.NewSubnet(ctx, subnetName, &ec2.SubnetArgs{
 			VpcId:            n.vpc.ID(),
 			CidrBlock:        pulumi.String(sub.cidr),
-			AvailabilityZone: pulumi.String(zone.name),
+			AvailabilityZone: zone.input(),
 			Tags:             s.tagsFor(subnetName),
 		}, with(subnetOpts...)...)
 		if err != nil {
@@ -658,6 +658,15 @@ type zoneChoice struct {
 	offered []string
 }
 
+// input is the subnets' availabilityZone input: none when the zone is
+// not known (minimal test mocks), so AWS chooses.
+func (z zoneChoice) input() pulumi.StringPtrInput {
+	if z.name == "" {
+		return nil
+	}
+	return pulumi.String(z.name)
+}
+
 // siteZone checks a pinned zone against the region's available zones and
 // the zones that offer instanceType (DescribeAvailabilityZones,
 // DescribeInstanceTypeOfferings), or, with none pinned, chooses the first
@@ -709,7 +718,7 @@ func siteZone(ctx *pulumi.Context, region, pinned, instanceType string, prov pul
 func (z zoneChoice) offering(subnet *ec2.Subnet, instanceType string) pulumi.StringOutput {
 	return pulumi.All(subnet.ID(), subnet.AvailabilityZone).ApplyT(func(v []any) (string, error) {
 		id, zone := string(v[0].(pulumi.ID)), v[1].(string)
-		if zone == "" || slices.Contains(z.offered, zone) {
+		if zone == "" || len(z.offered) == 0 || slices.Contains(z.offered, zone) {
 			return id, nil
 		}
 		return "", fmt.Errorf("instance type %s is not offered in %s, the zone of subnet %s (zones of %s that offer it: %s): choose another type, or pin availabilityZone to one of those zones (this replaces the subnets and instances)",

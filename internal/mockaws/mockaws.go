@@ -181,7 +181,7 @@ func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}
 		return resource.PropertyMap{"instanceType": resource.NewProperty(t), "supportedArchitectures": resource.NewProperty(vals)}, nil
 	case awsmodel.GetAmi:
-		return awsmodel.AmiResult("", args.Args), nil
+		return awsmodel.AmiResult(m.regionOfRef(args.Provider), args.Args), nil
 	case awsmodel.GetInstanceTypeOfferings:
 		return awsmodel.InstanceTypeOfferingsResult(m.regionOfRef(args.Provider), args.Args)
 	case awsmodel.GetAvailabilityZones:
