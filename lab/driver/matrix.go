@@ -691,15 +691,18 @@ var (
 	genericError   = regexp.MustCompile(`^(an unhandled error occurred|\d+ errors? occurred|update failed|preview failed|destroy failed|program failed)\b`)
 )
 
-// FirstError is the first line of CLI output (or of an error message) that
-// says what went wrong: in the Diagnostics section when there is one, the
-// first error line that is not a header or a generic "update failed",
-// prefixed with the resource it is about.
+// FirstError is the line of CLI output (or of an error message) that says
+// what went wrong: in the Diagnostics section when there is one, the first
+// error line that is not a header or a generic "update failed", prefixed
+// with the resource it is about. A resource's error comes before the
+// stack's, which only reports its consequences ("resource monitor shut
+// down").
 func FirstError(out string) string {
 	text := out
 	if i := strings.Index(out, "Diagnostics:"); i >= 0 {
 		text = out[i:]
 	}
+	var stackErr string
 	resource, inError := "", false
 	for _, line := range strings.Split(text, "\n") {
 		t := strings.TrimSpace(line)
@@ -724,7 +727,12 @@ func FirstError(out string) string {
 		if resource != "" {
 			return resource + ": " + t
 		}
-		return t
+		if stackErr == "" {
+			stackErr = t
+		}
+	}
+	if stackErr != "" {
+		return stackErr
 	}
 	// No error line: the last non-empty line says the most.
 	lines := strings.Split(strings.TrimSpace(out), "\n")

@@ -94,6 +94,20 @@ Resources:
 	if got, want := FirstError(up), "a-vpn-subnet: creating EC2 Subnet: InvalidSubnet.Conflict: The CIDR '10.0.0.0/24' conflicts with another subnet"; got != want {
 		t.Errorf("up:\n got %q\nwant %q", got, want)
 	}
+	// The stack's error comes first, but only reports a consequence.
+	consequence := `Diagnostics:
+  pulumi:pulumi:Stack (vpclink-dev):
+    error: update failed
+    error: an unhandled error occurred: program failed:
+    waiting for RPCs: rpc error: code = Unavailable desc = resource monitor shut down while sending resource registration
+
+  aws:ec2:Subnet (a-terminal-subnet):
+    error: InvalidSubnet.Conflict: The CIDR '10.0.1.0/25' conflicts with another subnet
+    	status code: 400 (vpclink lab)
+`
+	if got, want := FirstError(consequence), "a-terminal-subnet: InvalidSubnet.Conflict: The CIDR '10.0.1.0/25' conflicts with another subnet"; got != want {
+		t.Errorf("stack error before the resource's:\n got %q\nwant %q", got, want)
+	}
 	stackOnly := "Diagnostics:\n  pulumi:pulumi:Stack (vpclink-dev):\n    error: update failed\n    error: no changes were expected but changes occurred\n"
 	if got := FirstError(stackOnly); got != "no changes were expected but changes occurred" {
 		t.Errorf("stack error: %q", got)
