@@ -8,17 +8,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/boot"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/checks"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/image"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/world"
@@ -601,9 +602,11 @@ func (l *Lab) pingEnds(ctx context.Context, p Preview) (*world.Host, *world.Host
 		return nil, nil, "the first link has no terminal at one end"
 	}
 	from, to := links[0].Terminals[0], links[0].Terminals[1]
+	// A terminal updated in place is stopped and started (an instance
+	// type): its pings would measure its own restart, not the tunnel.
 	for _, h := range []*world.Host{from, to} {
-		if op := p.Ops[h.Name]; op != "" && op != "update" {
-			return nil, nil, fmt.Sprintf("the change %s %s", map[string]string{"replace": "replaces", "delete": "deletes", "create": "creates"}[op], h.Name)
+		if op := p.Ops[h.Name]; op != "" {
+			return nil, nil, fmt.Sprintf("the change %s %s", map[string]string{"replace": "replaces", "delete": "deletes", "create": "creates", "update": "updates (restarts)"}[op], h.Name)
 		}
 	}
 	return from, to, ""
@@ -809,22 +812,34 @@ func ParsePing(out string) (PingStats, error) {
 // length up front (an up's length is not known before), and it stops ping
 // by its own process id.
 type bgPing struct {
-	h    *world.Host
-	pid  string
-	done chan struct{}
-	out  string
-	once sync.Once
+	h      *world.Host
+	cmd    *exec.Cmd
+	cancel context.CancelFunc
+	pid    string
+	done   chan struct{}
+	out    bytes.Buffer
 }
 
 const pingPidFile = "/run/vpclink-matrix-ping.pid"
 
 func startPing(h *world.Host, dst string) (*bgPing, error) {
-	p := &bgPing{h: h, done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
 	// The deadline (-w) only bounds a ping whose stop failed.
 	script := fmt.Sprintf("echo $$ > %s; exec ping -n -W 1 -i %.1f -w 1800 %s", pingPidFile, PingInterval.Seconds(), dst)
+	cmd, err := boot.Command(ctx, h.Dir, "sh", "-c", script)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	p := &bgPing{h: h, cmd: cmd, cancel: cancel, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &p.out, &p.out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return nil, err
+	}
 	go func() {
 		defer close(p.done)
-		p.out, _ = h.Exec("sh", "-c", script)
+		cmd.Wait()
 	}()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if out, err := h.Exec("cat", pingPidFile); err == nil && strings.TrimSpace(out) != "" {
@@ -832,20 +847,31 @@ func startPing(h *world.Host, dst string) (*bgPing, error) {
 			return p, nil
 		}
 	}
+	p.kill()
 	return nil, fmt.Errorf("ping on %s did not start", h.Name)
+}
+
+// kill ends the nsenter this process started (SIGKILL: a host stopped
+// under it can leave it stopped itself) and waits for it.
+func (p *bgPing) kill() {
+	p.cancel()
+	p.cmd.Process.Kill()
+	<-p.done
 }
 
 // stop sends ping SIGINT (it prints its summary and exits) and parses what
 // it printed.
 func (p *bgPing) stop() (PingStats, error) {
+	defer p.cancel()
 	p.h.Exec("kill", "-INT", p.pid)
 	select {
 	case <-p.done:
 	case <-time.After(10 * time.Second):
-		return PingStats{}, fmt.Errorf("ping on %s did not stop", p.h.Name)
+		p.kill()
+		return PingStats{}, fmt.Errorf("ping on %s did not stop (was the host restarted?)", p.h.Name)
 	}
 	p.h.Exec("rm", "-f", pingPidFile)
-	return ParsePing(p.out)
+	return ParsePing(p.out.String())
 }
 
 // MatrixTable prints the results as a Markdown table, with the notes below.
