@@ -72,7 +72,7 @@ func TestLabChangeMatrix(t *testing.T) {
 	}
 	for _, r := range results {
 		if !r.OK() {
-			t.Errorf("%s: %s %s", r.Step, r.Outcome, r.Err)
+			t.Errorf("%s: %s %s %s", r.Step, r.Outcome, r.Err, r.Note)
 		}
 	}
 }
