@@ -354,6 +354,7 @@ func (m *matrixRun) step(ctx context.Context, change string, s Step) MatrixResul
 	start := time.Now()
 	upOut, upErr := l.pulumiTimeout(ctx, UpTimeout, "up", "--yes", "--skip-preview")
 	r.Up = time.Since(start)
+	upEnd := time.Now()
 	r.Warnings = CountWarnings(upOut)
 	if pinger != nil {
 		st, err := pinger.stop()
@@ -377,6 +378,17 @@ func (m *matrixRun) step(ctx context.Context, change string, s Step) MatrixResul
 	if failed := checks.Report(&report, probes); failed > 0 {
 		l.logf("matrix: %s: walk-through checks:\n%s", s.Name, report.String())
 		r.fail("walk-through: %d of %d checks failed: %s", failed, len(probes), firstFailedProbe(probes))
+		// Does the tunnel come back by itself, later than `up` returned?
+		for _, p := range probes {
+			if !p.OK() {
+				if d, err := checks.TimeToFirstPing(p.From, p.To.PrivateIP, upEnd, time.Minute); err == nil {
+					r.note(fmt.Sprintf("%s -> %s: first reply %.1f s after up returned", p.From.Name, p.To.Name, d.Seconds()))
+				} else {
+					r.note(fmt.Sprintf("%s -> %s: %v after up returned", p.From.Name, p.To.Name, err))
+				}
+				break
+			}
+		}
 		return r
 	}
 	if len(probes) == 0 {
