@@ -8,13 +8,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"syscall"
 	"time"
 
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/checks"
 )
 
-const usage = `usage: lab up|prepare|check|faults|down|bench|throughput|pulumi [flags] [-- PULUMI ARGS...]
+const usage = `usage: lab up|prepare|check|faults|matrix|down|bench|throughput|pulumi [flags] [-- PULUMI ARGS...]
 
   up      build the emulated regions, run ` + "`pulumi up`" + ` of the program against
           them with the real Pulumi CLI, then the walk-through checks
@@ -26,6 +27,11 @@ const usage = `usage: lab up|prepare|check|faults|down|bench|throughput|pulumi [
   faults  on a lab that is up (reference topology): cut the internet path,
           20% loss, reboot a VPN instance, replace the peer (new EIP),
           interrupt an up, two ups at once; print recovery per fault
+  matrix  on a fresh lab (prefix vlmx unless given): up, then each
+          configuration change of the change matrix and its reverse
+          (preview, up with a pinger through the tunnel, walk-through,
+          up --expect-no-changes), then down, even on failure; prints a
+          Markdown table. -only REGEX runs the changes whose names match
   bench   repeat up/measure/down and print timings, then the throughput
           table on a lab of its own
   throughput  the throughput table (iperf3) on a lab that is up
@@ -37,6 +43,7 @@ flags (every verb):
   -throughput-runs N, -seconds S   bench only: iperf3 runs per variant and
                 their length (default 3 runs of 5 s, one stream and four)
   -no-throughput  bench only: skip the throughput table
+  -only REGEX   matrix only: run the changes whose (step) names match
 
 Needs root. Installs missing Debian packages; finds the Pulumi CLI on PATH
 or in /opt/pulumi-toolchain/bin (and builds it there when missing); builds
@@ -58,6 +65,7 @@ func Main(args []string) int {
 	tpRuns := fs.Int("throughput-runs", 3, "bench: iperf3 runs per variant")
 	tpSecs := fs.Int("seconds", 5, "bench: seconds per iperf3 run")
 	noThroughput := fs.Bool("no-throughput", false, "bench: timings only")
+	only := fs.String("only", "", "matrix: changes whose names match")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -145,6 +153,8 @@ func Main(args []string) int {
 			}
 		}
 		return 0
+	case "matrix":
+		return matrixVerb(ctx, fs, stackFile, *only)
 	case "throughput":
 		l, err := Load(*prefix, io.Discard)
 		if err != nil {
@@ -276,4 +286,50 @@ func Median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// matrixVerb runs the change matrix on a lab of its own (prefix vlmx unless
+// -prefix is given), the CLI's output to a log file, and prints the table.
+func matrixVerb(ctx context.Context, fs *flag.FlagSet, stackFile, only string) int {
+	prefix := "vlmx"
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "prefix" {
+			prefix = f.Value.String()
+		}
+	})
+	var re *regexp.Regexp
+	if only != "" {
+		var err error
+		if re, err = regexp.Compile(only); err != nil {
+			fmt.Fprintf(os.Stderr, "lab matrix: -only: %v\n", err)
+			return 2
+		}
+	}
+	changes := SelectChanges(Changes, re)
+	if len(changes) == 0 {
+		fmt.Fprintf(os.Stderr, "lab matrix: no change matches %q\n", only)
+		return 2
+	}
+	logf, err := os.CreateTemp("", "vpclink-matrix-*.log")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lab matrix: %v\n", err)
+		return 1
+	}
+	defer logf.Close()
+	fmt.Printf("[matrix] %d changes on lab %s; the CLI's output goes to %s\n", len(changes), prefix, logf.Name())
+	start := time.Now()
+	results, err := RunMatrix(ctx, Options{Prefix: prefix, StackFile: stackFile, Log: logf}, changes, os.Stdout)
+	fmt.Println()
+	MatrixTable(os.Stdout, results)
+	fmt.Printf("\n[matrix] %d rows in %.1f min (lab up and down included)\n", len(results), time.Since(start).Minutes())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lab matrix: %v\n", err)
+		return 1
+	}
+	for _, r := range results {
+		if !r.OK() {
+			return 1
+		}
+	}
+	return 0
 }
