@@ -474,9 +474,11 @@ func (a LinkArgs) check(ctx *pulumi.Context, name string, link *Link, i int, rea
 		Connection:             a.connection(host, hostKey),
 		AddPreviousOutputInEnv: noPreviousOutput,
 		// Re-check (an update: create runs again) whenever either end is
-		// reconfigured: the command names a digest of both configurations.
+		// reconfigured or restarted by a change of instance type (AWS
+		// stops and starts the instances): the command names a digest of
+		// both configurations and both sites' instance types.
 		Create: pulumi.All(link.Configs[0], link.Configs[1]).ApplyT(func(c []any) string {
-			sum := sha256.Sum256([]byte(fmt.Sprint(c...)))
+			sum := sha256.Sum256([]byte(fmt.Sprint(append(c, a.Sites[0].instanceType, a.Sites[1].instanceType)...)))
 			return openvpn.Command("check", fmt.Sprintf("# configurations %x\n%s", sum[:8], script))
 		}).(pulumi.StringOutput),
 		// Check anew when either end is set up anew (a replaced setup).

@@ -142,6 +142,8 @@ type Site struct {
 	vpnSSHHost, terminalSSHHost pulumi.StringOutput
 	// plan is PlanSite's, until Build.
 	plan *sitePlan
+	// instanceType is both instances' type.
+	instanceType string
 	// vpnInstance and terminalInstance (nil without a terminal): the remote
 	// commands on an instance are deleted with it, without SSH.
 	vpnInstance, terminalInstance pulumi.Resource
@@ -245,7 +247,7 @@ func PlanSite(ctx *pulumi.Context, name string, args *SiteArgs, opts ...pulumi.R
 			return nil, fmt.Errorf("site %q: %w", name, err)
 		}
 	}
-	site.plan = plan
+	site.plan, site.instanceType = plan, instanceType
 	return site, nil
 }
 
