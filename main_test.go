@@ -425,14 +425,20 @@ func checkWiring(t *testing.T, res *result, sites []site, vpnEIP map[string]stri
 				t.Fatalf("link %s: no check from %s", l.Name, name)
 			}
 			// A replaced setup replaces the check; a changed configuration
-			// changes its command (an update that runs it again).
+			// or instance type (AWS stops and starts the instances) changes
+			// its command (an update that runs it again).
 			want := []string{setups[0].ID, setups[1].ID}
 			if got := check.InputList("triggers"); !reflect.DeepEqual(sorted(got), sorted(want)) {
 				t.Errorf("%s: triggers %v are not both setups' ids", check.Name, got)
 			}
-			digest := sha256.Sum256([]byte(confs[0] + confs[1]))
+			types := ""
+			for _, n := range l.Sites {
+				s, _ := res.config.SiteByName(n)
+				types += in(mon.Find(tInstance, s.Name+"-vpn"), "instanceType")
+			}
+			digest := sha256.Sum256([]byte(confs[0] + confs[1] + types))
 			if !strings.Contains(in(check, "create"), fmt.Sprintf("configurations %x", digest[:8])) {
-				t.Errorf("%s: its command does not change with both configurations", check.Name)
+				t.Errorf("%s: its command does not change with both configurations and instance types", check.Name)
 			}
 			self, peer := byName[name], byName[l.Sites[1-i]]
 			wantSrc, wantDst := self.vpnIP, peer.vpnIP
@@ -474,9 +480,9 @@ func checkWiring(t *testing.T, res *result, sites []site, vpnEIP map[string]stri
 					cs = c
 				}
 			}
-			// The image is never ignored: a change of architecture must
-			// reach the replacement. Unpinned and new, it is the newest
-			// image for the type's architecture.
+			// Unpinned, the image is the newest for the type's
+			// architecture and ignored in diffs (a newer one must not
+			// replace the instance); pinned, it is not ignored.
 			wantAmi := cs.Ami
 			if wantAmi == "" {
 				arch := "x86_64"
@@ -485,7 +491,7 @@ func checkWiring(t *testing.T, res *result, sites []site, vpnEIP map[string]stri
 				}
 				wantAmi = newestImage(mon, inst, arch)
 			}
-			if contains(inst.IgnoreChanges, "ami") || in(inst, "ami") != wantAmi {
+			if contains(inst.IgnoreChanges, "ami") == (cs.Ami != "") || in(inst, "ami") != wantAmi {
 				t.Errorf("%s: ami %s (ignoreChanges %v), want %s", inst.Name, in(inst, "ami"), inst.IgnoreChanges, wantAmi)
 			}
 			// Subnets: in the first zone that offers the type (unless

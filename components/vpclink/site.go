@@ -74,11 +74,11 @@ type SiteArgs struct {
 	// (t3.micro). The image is chosen
 	// for its architecture (x86_64 or arm64).
 	InstanceType string
-	// Ami pins the image. Default: the image the instance runs now, if it
-	// suits the architecture of InstanceType (found in the region by subnet
-	// and private IP, so a newer image never replaces a running instance);
-	// else the newest Ubuntu 24.04 image of Canonical for that architecture
-	// (a new instance, or a change between x86_64 and arm64 types).
+	// Ami pins the image. Default: the newest Ubuntu 24.04 image of
+	// Canonical for the architecture of InstanceType, looked up when the
+	// instance is created and then kept (a newer image does not replace
+	// it; a change between x86_64 and arm64 types replaces it with an image
+	// of the new architecture).
 	Ami string
 	// SSHPublicKey is installed for the login user of both instances.
 	SSHPublicKey pulumi.StringInput
@@ -258,7 +258,7 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 		return fmt.Errorf("site %q: Build needs a site from PlanSite, built once", site.Name)
 	}
 	site.plan = nil
-	name, args, prov, instanceType, arch := site.Name, &plan.args, site.Provider, plan.instanceType, plan.arch
+	name, args, prov, instanceType := site.Name, &plan.args, site.Provider, plan.instanceType
 	// Every AWS resource of the site: child of the component, on its provider.
 	in := []pulumi.ResourceOption{pulumi.Parent(site), pulumi.Provider(prov)}
 	with := func(more ...pulumi.ResourceOption) []pulumi.ResourceOption {
@@ -282,21 +282,25 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 		return err
 	}
 
-	// The image: pinned, else the one the instance runs now (so a newer
-	// image never replaces a running instance), else the newest one for the
-	// type's architecture (a new instance, or a change of architecture).
-	image := func(*ec2.Subnet, string) pulumi.StringOutput { return pulumi.String(args.Ami).ToStringOutput() }
-	if args.Ami == "" {
-		image = func(subnet *ec2.Subnet, privateIP string) pulumi.StringOutput {
-			return runningImage(ctx, subnet, privateIP, arch, plan.newest, pulumi.Provider(prov))
-		}
+	// The image: pinned, else the newest for the type's architecture,
+	// looked up once: a newer image later must not replace a running
+	// instance, so the image is ignored in diffs. A change of architecture
+	// still replaces the instances (the provider decides it from the
+	// instance type), and Pulumi creates a replacement from the new inputs,
+	// with the image for the new architecture: ignoreChanges is applied by
+	// the provider's diff, not to the inputs of a Create.
+	ami := args.Ami
+	var amiOpts []pulumi.ResourceOption
+	if ami == "" {
+		ami = plan.newest
+		amiOpts = append(amiOpts, pulumi.IgnoreChanges([]string{"ami"}))
 	}
 
 	vpn, err := site.instance(ctx, name+"-vpn", instanceSpec{
-		ami: image(network.vpnSubnet, args.VpnPrivateIP), instanceType: instanceType, zone: network.zone,
+		ami: ami, instanceType: instanceType, zone: network.zone,
 		subnet: network.vpnSubnet, privateIP: args.VpnPrivateIP,
 		group: groups.vpn, keyName: keyPair.KeyName, forwards: true,
-	}, network.igw, with())
+	}, network.igw, with(amiOpts...))
 	if err != nil {
 		return err
 	}
@@ -315,10 +319,10 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 	site.TerminalHostKey = pulumi.String("").ToStringOutput()
 	if site.HasTerminal {
 		term, err := site.instance(ctx, name+"-terminal", instanceSpec{
-			ami: image(network.terminalSubnet, args.TerminalPrivateIP), instanceType: instanceType, zone: network.zone,
+			ami: ami, instanceType: instanceType, zone: network.zone,
 			subnet: network.terminalSubnet, privateIP: args.TerminalPrivateIP,
 			group: groups.terminal, keyName: keyPair.KeyName, forwards: false,
-		}, network.igw, with())
+		}, network.igw, with(amiOpts...))
 		if err != nil {
 			return err
 		}
@@ -530,8 +534,7 @@ func (s *Site) ingressRule(ctx *pulumi.Context, name string, group pulumi.String
 }
 
 type instanceSpec struct {
-	ami          pulumi.StringOutput
-	instanceType string
+	ami, instanceType string
 	// zone is where the type is offered; subnet must be in one of them.
 	zone      zoneChoice
 	subnet    *ec2.Subnet
@@ -589,7 +592,7 @@ func (s *Site) instance(ctx *pulumi.Context, name string, spec instanceSpec, igw
 		// needs a new instance (a stop/start would keep the old key and
 		// break the pin). The seed never changes, so neither does this.
 		UserDataReplaceOnChange: pulumi.Bool(true),
-		Ami:                     spec.ami,
+		Ami:                     pulumi.String(spec.ami),
 		InstanceType:            pulumi.String(spec.instanceType),
 		SubnetId:                spec.zone.offering(spec.subnet, spec.instanceType),
 		PrivateIp:               pulumi.String(spec.privateIP),
@@ -726,47 +729,6 @@ func (z zoneChoice) offering(subnet *ec2.Subnet, instanceType string) pulumi.Str
 		return "", fmt.Errorf("instance type %s is not offered in %s, the zone of subnet %s (zones of %s that offer it: %s): choose another type, or pin availabilityZone to one of those zones (this replaces the subnets and instances)",
 			instanceType, zone, id, z.region, orNone(z.offered))
 	}).(pulumi.StringOutput)
-}
-
-// runningImage is the image of the instance that holds privateIP in subnet
-// now, when it runs one of architecture arch; else newest. Looked up in
-// the region (DescribeInstances), not in Pulumi's state, so that a change
-// of architecture gets an image it can launch.
-func runningImage(ctx *pulumi.Context, subnet *ec2.Subnet, privateIP, arch, newest string, prov pulumi.InvokeOption) pulumi.StringOutput {
-	return subnet.ID().ApplyT(func(id pulumi.ID) (string, error) {
-		found, err := ec2.GetInstances(ctx, &ec2.GetInstancesArgs{
-			Filters: []ec2.GetInstancesFilter{
-				{Name: "subnet-id", Values: []string{string(id)}},
-				{Name: "private-ip-address", Values: []string{privateIP}},
-			},
-			// Without it the provider asks for running instances only.
-			InstanceStateNames: []string{"pending", "running", "stopping", "stopped"},
-		}, prov)
-		if err != nil {
-			return "", fmt.Errorf("looking up the instance at %s in subnet %s: %w", privateIP, id, err)
-		}
-		if len(found.Ids) != 1 {
-			return newest, nil
-		}
-		inst, err := ec2.LookupInstance(ctx, &ec2.LookupInstanceArgs{InstanceId: &found.Ids[0]}, prov)
-		if err != nil {
-			return "", fmt.Errorf("looking up instance %s: %w", found.Ids[0], err)
-		}
-		was, err := architecture(ctx, inst.InstanceType, prov)
-		if err != nil {
-			return "", err
-		}
-		return keptImage(inst.Ami, was, arch, newest), nil
-	}).(pulumi.StringOutput)
-}
-
-// keptImage is the image an instance gets: the one it runs when that
-// suits the architecture it will have, else the newest.
-func keptImage(running, runningArch, arch, newest string) string {
-	if running != "" && runningArch == arch {
-		return running
-	}
-	return newest
 }
 
 func sorted(s []string) []string {

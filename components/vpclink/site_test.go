@@ -52,16 +52,3 @@ func TestKeptZoneWithoutTheTypeStopsTheInstances(t *testing.T) {
 		t.Errorf("%d instances registered", n)
 	}
 }
-
-func TestKeptImage(t *testing.T) {
-	for _, c := range []struct{ running, runningArch, arch, want string }{
-		{"ami-old", "x86_64", "x86_64", "ami-old"}, // a newer image does not replace
-		{"ami-old", "x86_64", "arm64", "ami-new"},  // t3 -> t4g: an image it can boot
-		{"ami-old", "arm64", "x86_64", "ami-new"},
-		{"", "", "x86_64", "ami-new"}, // no instance yet
-	} {
-		if got := keptImage(c.running, c.runningArch, c.arch, "ami-new"); got != c.want {
-			t.Errorf("keptImage(%q, %q, %q) = %q, want %q", c.running, c.runningArch, c.arch, got, c.want)
-		}
-	}
-}
