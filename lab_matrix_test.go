@@ -30,6 +30,7 @@ func TestLabChangeMatrix(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("lab tests need root (network and mount namespaces); CI runs them as root")
 	}
+	t.Parallel() // beside TestLabReferenceTopology, on a lab of its own
 	var log strings.Builder
 	if err := driver.Preflight(&matrixLog{t, &log}); err != nil {
 		t.Skipf("the lab cannot run here: %v", err)

@@ -264,6 +264,9 @@ func searchSecrets(t *testing.T, secrets []string, dirs []string, texts map[stri
 // TestLabReferenceTopology deploys the reference stack with the real CLI
 // and walks it through what users do: up, up again, a change, destroy.
 func TestLabReferenceTopology(t *testing.T) {
+	// Much of this test waits (SSH dial budgets, restarts, fault windows):
+	// it runs beside the change matrix, on a lab of its own.
+	t.Parallel()
 	l, logged := newLab(t, "Pulumi.dev.yaml")
 	upOut := runPulumi(t, l, "up", "--yes", "--skip-preview")
 	assertNoWarnings(t, "the first up", upOut)
