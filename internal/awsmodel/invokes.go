@@ -7,7 +7,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
-// Functions for zones and running instances, answered alike by the lab's
+// Functions for zones and instance type offerings, answered alike by the lab's
 // stand-in (from the world) and the unit tests' mocks (from their
 // registrations). Results follow pulumi-aws v6.83.4's Go SDK result structs
 // (their pulumi tags); arguments and filters not implemented are refused
@@ -15,15 +15,7 @@ import (
 const (
 	GetInstanceTypeOfferings = "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings"
 	GetAvailabilityZones     = "aws:index/getAvailabilityZones:getAvailabilityZones"
-	GetInstances             = "aws:ec2/getInstances:getInstances"
-	GetInstance              = "aws:ec2/getInstance:getInstance"
 )
-
-// InstanceInfo is what the instance functions report of one instance.
-type InstanceInfo struct {
-	ID, AMI, InstanceType, SubnetID, PrivateIP, PublicIP, Zone, State, KeyName string
-	Tags                                                                       map[string]string
-}
 
 func notImplemented(token, what string) error {
 	return fmt.Errorf("vpclink emulation: %s: %s is not emulated", token, what)
@@ -90,15 +82,6 @@ func stringList(s []string) resource.PropertyValue {
 	return resource.NewProperty(vals)
 }
 
-func matches(values []string, v string) bool {
-	for _, x := range values {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // InstanceTypeOfferingsResult answers getInstanceTypeOfferings with an
 // instance-type filter and locationType availability-zone: one entry per
 // zone offering a type, by zone.
@@ -161,89 +144,4 @@ func AvailabilityZonesResult(region string, args resource.PropertyMap) (resource
 		out["state"] = resource.NewProperty(s)
 	}
 	return out, nil
-}
-
-var instanceStates = []string{"pending", "running", "stopping", "stopped"}
-
-// InstancesResult answers getInstances with filters on subnet-id,
-// private-ip-address and instance-state-name (or instanceStateNames; the
-// provider's default is running): parallel lists, empty when none match.
-func InstancesResult(region string, args resource.PropertyMap, all []InstanceInfo) (resource.PropertyMap, error) {
-	tok := GetInstances
-	if err := checkArgs(tok, args, "filters", "instanceStateNames"); err != nil {
-		return nil, err
-	}
-	f, err := filters(tok, args, "subnet-id", "private-ip-address", "instance-state-name")
-	if err != nil {
-		return nil, err
-	}
-	states := append(f["instance-state-name"], stringsOf(args["instanceStateNames"])...)
-	for _, s := range states {
-		if !matches(instanceStates, s) {
-			return nil, notImplemented(tok, fmt.Sprintf("instance state %q", s))
-		}
-	}
-	if len(states) == 0 {
-		states = []string{"running"}
-	}
-	sorted := append([]InstanceInfo(nil), all...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
-	ids, private, public := []string{}, []string{}, []string{}
-	for _, i := range sorted {
-		if sn, ok := f["subnet-id"]; ok && !matches(sn, i.SubnetID) {
-			continue
-		}
-		if ip, ok := f["private-ip-address"]; ok && !matches(ip, i.PrivateIP) {
-			continue
-		}
-		if !matches(states, i.State) {
-			continue
-		}
-		ids, private = append(ids, i.ID), append(private, i.PrivateIP)
-		if i.PublicIP != "" {
-			public = append(public, i.PublicIP)
-		}
-	}
-	out := resource.PropertyMap{
-		"id": resource.NewProperty(region), "ids": stringList(ids),
-		"privateIps": stringList(private), "publicIps": stringList(public),
-		"ipv6Addresses": stringList(nil), "instanceStateNames": stringList(states),
-	}
-	if v, ok := args["filters"]; ok {
-		out["filters"] = v
-	}
-	return out, nil
-}
-
-// InstanceResult answers getInstance by instanceId; an unknown id is
-// AWS's InvalidInstanceID.NotFound (text as moto 5.2.1, ec2/exceptions.py
-// InvalidInstanceIdError).
-func InstanceResult(region string, args resource.PropertyMap, all []InstanceInfo) (resource.PropertyMap, error) {
-	tok := GetInstance
-	if err := checkArgs(tok, args, "instanceId"); err != nil {
-		return nil, err
-	}
-	id := Text(args["instanceId"])
-	if id == "" {
-		return nil, notImplemented(tok, "a query without instanceId")
-	}
-	for _, i := range all {
-		if i.ID != id {
-			continue
-		}
-		tags := resource.PropertyMap{}
-		for k, v := range i.Tags {
-			tags[resource.PropertyKey(k)] = resource.NewProperty(v)
-		}
-		str := resource.NewProperty[string]
-		return resource.PropertyMap{
-			"id": str(i.ID), "instanceId": str(i.ID), "ami": str(i.AMI), "instanceType": str(i.InstanceType),
-			"subnetId": str(i.SubnetID), "privateIp": str(i.PrivateIP), "publicIp": str(i.PublicIP),
-			"availabilityZone": str(i.Zone), "instanceState": str(i.State), "keyName": str(i.KeyName),
-			"arn":                str(fmt.Sprintf("arn:aws:ec2:%s:123456789012:instance/%s", region, i.ID)),
-			"networkInterfaceId": str("eni-" + i.ID[min(2, len(i.ID)):]),
-			"tags":               resource.NewProperty(tags),
-		}, nil
-	}
-	return nil, APIError("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
 }

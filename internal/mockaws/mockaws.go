@@ -186,12 +186,6 @@ func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return awsmodel.InstanceTypeOfferingsResult(m.regionOfRef(args.Provider), args.Args)
 	case awsmodel.GetAvailabilityZones:
 		return awsmodel.AvailabilityZonesResult(m.regionOfRef(args.Provider), args.Args)
-	case awsmodel.GetInstances:
-		region := m.regionOfRef(args.Provider)
-		return awsmodel.InstancesResult(region, args.Args, m.instances(region))
-	case awsmodel.GetInstance:
-		region := m.regionOfRef(args.Provider)
-		return awsmodel.InstanceResult(region, args.Args, m.instances(region))
 	}
 	return resource.PropertyMap{}, nil
 }
@@ -203,42 +197,6 @@ func (m *Monitor) regionOfRef(ref string) string {
 		return p.Input("region")
 	}
 	return ""
-}
-
-// instances describes the instances registered so far in a region, as the
-// instance functions report them: running, with the Elastic IP associated
-// with each, in its subnet's zone.
-func (m *Monitor) instances(region string) []awsmodel.InstanceInfo {
-	regs := m.Registrations()
-	var out []awsmodel.InstanceInfo
-	for _, r := range regs {
-		if r.Type != awsmodel.Instance || m.regionOfRef(r.Provider) != region {
-			continue
-		}
-		i := awsmodel.InstanceInfo{
-			ID: r.ID, AMI: r.Input("ami"), InstanceType: r.Input("instanceType"), SubnetID: r.Input("subnetId"),
-			PrivateIP: r.Input("privateIp"), Zone: r.Input("availabilityZone"), State: "running", KeyName: r.Input("keyName"),
-		}
-		for _, o := range regs {
-			if o.Type == awsmodel.EIP && o.Input("instance") == r.ID {
-				i.PublicIP = Text(o.Outputs["publicIp"])
-			}
-			if i.Zone == "" && o.Type == awsmodel.Subnet && o.ID == i.SubnetID {
-				i.Zone = o.Input("availabilityZone")
-				if i.Zone == "" {
-					i.Zone = awsmodel.DefaultZone(region)
-				}
-			}
-		}
-		if t := r.InputObject("tags"); t != nil {
-			i.Tags = map[string]string{}
-			for k, v := range t {
-				i.Tags[string(k)] = Text(v)
-			}
-		}
-		out = append(out, i)
-	}
-	return out
 }
 
 func (m *Monitor) publicIP(name string) string {

@@ -182,23 +182,3 @@ func tags(in resource.PropertyMap) map[string]string {
 	}
 	return out
 }
-
-// InstanceInfos describes a region's instances for the instance functions
-// (getInstances, getInstance).
-func (m *Model) InstanceInfos(region string) []awsmodel.InstanceInfo {
-	var out []awsmodel.InstanceInfo
-	for _, i := range m.Instances {
-		if i.Region != region {
-			continue
-		}
-		zone := ""
-		if s := m.Subnets[i.Subnet]; s != nil {
-			zone = s.zone()
-		}
-		out = append(out, awsmodel.InstanceInfo{
-			ID: i.ID, AMI: i.AMI, InstanceType: i.InstanceType, SubnetID: i.Subnet, PrivateIP: i.IP,
-			PublicIP: m.PublicIPOf(i), Zone: zone, State: i.State, KeyName: i.KeyName, Tags: i.Tags,
-		})
-	}
-	return out
-}

@@ -79,18 +79,3 @@ func TestElasticIPRules(t *testing.T) {
 	_, _, err := w.Create(bare.region, awsmodel.EIP, "b-eip", in("domain", "vpc", "instance", i2))
 	wantAPIError(t, err, "Gateway.NotAttached", "not attached")
 }
-
-// getInstances and getInstance read the world.
-func TestInstanceInfos(t *testing.T) {
-	w, _ := testWorld(t)
-	s := newSite(t, w, "eu-west-1", "10.0.0.0/16", "10.0.1.0/24", "availabilityZone", "eu-west-1b")
-	id, _ := w.mustCreate(t, s.region, awsmodel.Instance, "vpn", s.instanceInputs("10.0.1.7", "ami", "ami-0123456789abcdef0"))
-	_, out := w.mustCreate(t, s.region, awsmodel.EIP, "eip", in("domain", "vpc", "instance", id))
-	infos := load(t, w).InstanceInfos(s.region)
-	if len(infos) != 1 || infos[0].Zone != "eu-west-1b" || infos[0].PublicIP != awsmodel.Text(out["publicIp"]) || infos[0].State != "running" || infos[0].AMI != "ami-0123456789abcdef0" {
-		t.Errorf("infos %+v", infos)
-	}
-	if n := len(load(t, w).InstanceInfos("us-east-1")); n != 0 {
-		t.Errorf("%d instances in another region", n)
-	}
-}

@@ -189,7 +189,7 @@ type Instance struct {
 	KeyName      string   `json:"keyName"`
 	// AMI is the image the instance was launched from.
 	AMI string `json:"ami,omitempty"`
-	// Tags are the instance's tags, for getInstance.
+	// Tags are the instance's tags.
 	Tags map[string]string `json:"tags,omitempty"`
 	// State is pending while the host is being built, then running.
 	State string `json:"state"`

@@ -276,17 +276,6 @@ func (p *Provider) Invoke(ctx context.Context, req *pulumirpc.InvokeRequest) (*p
 		out, err = awsmodel.InstanceTypeOfferingsResult(p.region, args)
 	case awsmodel.GetAvailabilityZones:
 		out, err = awsmodel.AvailabilityZonesResult(p.region, args)
-	case awsmodel.GetInstances, awsmodel.GetInstance:
-		// What the world holds now (a preview reads it too, as AWS's would).
-		m, lerr := p.world.Load()
-		if lerr != nil {
-			return nil, lerr
-		}
-		if req.GetTok() == awsmodel.GetInstances {
-			out, err = awsmodel.InstancesResult(p.region, args, m.InstanceInfos(p.region))
-		} else {
-			out, err = awsmodel.InstanceResult(p.region, args, m.InstanceInfos(p.region))
-		}
 	default:
 		return p.Base.Invoke(ctx, req)
 	}
