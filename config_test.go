@@ -65,6 +65,12 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 			[]string{`config vpclink:sites[0].region = "eu-west-2": is a key named literally`, "pulumi config set --path"}},
 		{"number where a site's string belongs", func(t *testing.T, c map[string]string) { editSites(t, c, 1, "vpcCidr", 10) },
 			[]string{"config vpclink:sites[1].vpcCidr = 10: must be a string (an IPv4 CIDR such as 10.0.0.0/16), not a number"}},
+		{"unknown image choice", func(t *testing.T, c map[string]string) { c["vpclink:os"] = "ubuntu-22.04" },
+			[]string{`config vpclink:os = "ubuntu-22.04": must be one of ubuntu-24.04 (the default), ubuntu-26.04`}},
+		{"a site's os beside its pinned ami", func(t *testing.T, c map[string]string) {
+			editSites(t, c, 1, "ami", "ami-0123456789abcdef0")
+			editSites(t, c, 1, "os", "ubuntu-26.04")
+		}, []string{`config vpclink:sites[1].os = "ubuntu-26.04": has no effect with sites[1].ami "ami-0123456789abcdef0" set`}},
 		{"string where a boolean belongs", func(t *testing.T, c map[string]string) { editSites(t, c, 1, "terminal", "no") },
 			[]string{`config vpclink:sites[1].terminal = "no": must be true or false, not a string`}},
 		{"object where a site belongs", func(t *testing.T, c map[string]string) {
@@ -201,12 +207,18 @@ func TestPulumiYAMLDefaultsAreTheProgramDefaults(t *testing.T) {
 	}
 	for k, want := range map[string]any{
 		"instanceType": topology.DefaultInstanceType,
+		"os":           topology.DefaultOS,
 		"sshUser":      topology.DefaultSSHUser,
 		"tunnelPort":   topology.DefaultTunnelPort,
 		"tunnelMtu":    topology.DefaultTunnelMTU,
 	} {
 		if got := project.Config[topology.ConfigNamespace+":"+k].Default; fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("Pulumi.yaml: %s default %v, the program's is %v", k, got, want)
+		}
+	}
+	for _, o := range topology.OSes {
+		if d := project.Config["vpclink:os"].Description; !strings.Contains(d, o) {
+			t.Errorf("Pulumi.yaml: os description %q does not name %s", d, o)
 		}
 	}
 	if d, want := project.Config["vpclink:tunnelMtu"].Description, fmt.Sprintf("(%d-%d)", openvpn.MinMTU, openvpn.MaxMTU); !strings.Contains(d, want) {

@@ -194,6 +194,7 @@ func createInfrastructure(ctx *pulumi.Context, cfg topology.Config) (*infrastruc
 			AvailabilityZone:   s.AvailabilityZone,
 			InstanceType:       s.InstanceType,
 			Ami:                s.Ami,
+			OS:                 s.OS,
 			SSHPublicKey:       infra.sshPublicKey,
 			SSHAllowedCIDRs:    cfg.SSHAllowedCIDRs,
 			Tags:               map[string]string{"pulumi:stack": ctx.Stack()},

@@ -134,6 +134,99 @@ func TestSecondTopology(t *testing.T) {
 	}
 }
 
+// TestImageChoice: vpclink:os chooses every site's image unless a site says
+// otherwise, for each instance type's architecture; a pinned ami wins (no
+// lookup, no trigger). The choice is each instance's replacement trigger,
+// so that changing it on a live stack replaces the instances (the image
+// itself is ignored in diffs); the lookups are answered by the same
+// stand-in as the lab's (awsmodel.AmiResult), with an image of the
+// architecture.
+func TestImageChoice(t *testing.T) {
+	const (
+		noble    = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-%s-server-*"
+		resolute = "ubuntu/images/hvm-ssd-gp3/ubuntu-resolute-26.04-%s-server-*"
+	)
+	cases := []struct {
+		name string
+		edit func(cfg map[string]string)
+		// want per site: the image name filter and trigger ("" for none).
+		want map[string][2]string
+	}{
+		{"default", func(map[string]string) {}, map[string][2]string{
+			"tokyo":    {fmt.Sprintf(noble, "arm64"), "ubuntu-24.04"},
+			"virginia": {fmt.Sprintf(noble, "amd64"), "ubuntu-24.04"},
+			"sydney":   {"", ""},
+		}},
+		{"stack-wide 26.04", func(cfg map[string]string) { cfg["vpclink:os"] = "ubuntu-26.04" }, map[string][2]string{
+			"tokyo":    {fmt.Sprintf(resolute, "arm64"), "ubuntu-26.04"},
+			"virginia": {fmt.Sprintf(resolute, "amd64"), "ubuntu-26.04"},
+			"sydney":   {"", ""},
+		}},
+		{"one site 26.04", func(cfg map[string]string) {
+			cfg["vpclink:sites"] = strings.Replace(cfg["vpclink:sites"], `"instanceType":"t4g.small"`, `"instanceType":"t4g.small","os":"ubuntu-26.04"`, 1)
+		}, map[string][2]string{
+			"tokyo":    {fmt.Sprintf(resolute, "arm64"), "ubuntu-26.04"},
+			"virginia": {fmt.Sprintf(noble, "amd64"), "ubuntu-24.04"},
+			"sydney":   {"", ""},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := secondTopology()
+			tc.edit(cfg)
+			res := mustEvaluate(t, cfg)
+			lookups := map[string]string{}
+			for _, c := range res.mon.Calls() {
+				if c.Token != "aws:ec2/getAmi:getAmi" {
+					continue
+				}
+				var name string
+				for _, f := range c.Args["filters"].ArrayValue() {
+					if f.ObjectValue()["name"].StringValue() == "name" {
+						name = f.ObjectValue()["values"].ArrayValue()[0].StringValue()
+					}
+				}
+				r := regionOfProvider(res.mon, c.Provider)
+				if lookups[r] != "" {
+					t.Errorf("two image lookups in %s", r)
+				}
+				lookups[r] = name
+			}
+			for _, s := range sitesOf(t, cfg) {
+				want := tc.want[s.name]
+				if got := lookups[s.region]; got != want[0] {
+					t.Errorf("site %s: image lookup %q, want %q", s.name, got, want[0])
+				}
+				for _, role := range []string{"vpn", "terminal"} {
+					r := res.mon.Find(tInstance, s.name+"-"+role)
+					if r == nil {
+						continue
+					}
+					trigger := ""
+					if !r.ReplacementTrigger.IsNull() {
+						trigger = r.ReplacementTrigger.StringValue()
+					}
+					if trigger != want[1] {
+						t.Errorf("%s: replacement trigger %q, want %q", r.Name, trigger, want[1])
+					}
+					arch, emulated := awsmodel.ImageArchitecture(in(r, "ami"))
+					if want[0] != "" && (!emulated || awsmodel.ArchitectureMismatch(in(r, "instanceType"), in(r, "ami")) != nil) {
+						t.Errorf("%s: image %s (%s) for %s is not the looked-up one of its architecture", r.Name, in(r, "ami"), arch, in(r, "instanceType"))
+					}
+					if want[0] == "" && in(r, "ami") != "ami-0123456789abcdef0" {
+						t.Errorf("%s: image %s, want the pinned one", r.Name, in(r, "ami"))
+					}
+				}
+			}
+		})
+	}
+}
+
+// regionOfProvider is the region of the provider a reference names.
+func regionOfProvider(mon *mockaws.Monitor, ref string) string {
+	return region(mon, &mockaws.Registration{Provider: ref})
+}
+
 // checkInvariants asserts what must hold for any valid configuration.
 func checkInvariants(t *testing.T, res *result, sites []site, sshCIDRs []string) {
 	t.Helper()

@@ -15,7 +15,7 @@ import (
 // Keys are the configuration keys of the namespace, without the namespace,
 // in the order Decode reports on them.
 var Keys = []string{
-	"sites", "links", "instanceType", "sshUser", "sshAllowedCidrs",
+	"sites", "links", "instanceType", "os", "sshUser", "sshAllowedCidrs",
 	"sshPublicKey", "sshPrivateKey", "tunnelPort", "tunnelMtu", "tunnelMode", "postDeployCheck",
 }
 
@@ -23,7 +23,7 @@ var Keys = []string{
 var (
 	SiteFields = []string{
 		"name", "region", "vpcCidr", "vpnSubnetCidr", "terminalSubnetCidr", "vpnPrivateIp",
-		"terminalPrivateIp", "terminal", "availabilityZone", "instanceType", "ami",
+		"terminalPrivateIp", "terminal", "availabilityZone", "instanceType", "ami", "os",
 	}
 	LinkFields = []string{"name", "sites", "port", "tunnelAddresses", "mode"}
 )
@@ -69,6 +69,7 @@ func Decode(values map[string]string, secret map[string]bool) (Config, error) {
 		}
 	}
 	d.text(own, "instanceType", &c.InstanceType)
+	d.text(own, "os", &c.OS)
 	d.text(own, "sshUser", &c.SSHUser)
 	if raw, ok := own["sshAllowedCidrs"]; ok {
 		if list, ok := d.list("sshAllowedCidrs", raw); ok {
@@ -355,6 +356,7 @@ func (d *decoder) site(path string, v any) Site {
 	d.field(path, m, "availabilityZone", &s.AvailabilityZone, "a zone such as eu-west-1a")
 	d.field(path, m, "instanceType", &s.InstanceType, "an EC2 instance type such as t3.micro")
 	d.field(path, m, "ami", &s.Ami, "an AMI id such as ami-0123456789abcdef0")
+	d.field(path, m, "os", &s.OS, "an image choice: "+strings.Join(OSes, " or "))
 	if v, ok := m["terminal"]; ok {
 		if b, ok := v.(bool); ok {
 			s.Terminal = &b

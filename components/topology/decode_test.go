@@ -286,3 +286,65 @@ func TestValueAsWrittenInErrors(t *testing.T) {
 		})
 	}
 }
+
+// The image choice: stack-wide vpclink:os, per site sites[i].os, a pinned
+// ami above both. Written values are checked as written, every message
+// lists the accepted values, and os and ami on one site are refused (the os
+// would be silently ignored); the stack-wide os beside a site's ami is not
+// (it chooses the other sites' images).
+func TestDecodeOS(t *testing.T) {
+	choices := "must be one of ubuntu-24.04 (the default), ubuntu-26.04"
+	withSite := func(i int, kv ...any) []any {
+		s := twoSitesJSON()
+		for j := 0; j < len(kv); j += 2 {
+			s[i].(map[string]any)[kv[j].(string)] = kv[j+1]
+		}
+		return s
+	}
+	cases := []struct {
+		name   string
+		values map[string]any
+		// os is what Normalize gives each site; want the errors, in full.
+		os   [2]string
+		want []string
+	}{
+		{name: "default", values: map[string]any{"sites": twoSitesJSON()}, os: [2]string{"ubuntu-24.04", "ubuntu-24.04"}},
+		{name: "stack-wide", values: map[string]any{"sites": twoSitesJSON(), "os": "ubuntu-26.04"}, os: [2]string{"ubuntu-26.04", "ubuntu-26.04"}},
+		{name: "per site", values: map[string]any{"sites": withSite(1, "os", "ubuntu-26.04")}, os: [2]string{"ubuntu-24.04", "ubuntu-26.04"}},
+		{name: "site overrides the stack", values: map[string]any{"sites": withSite(0, "os", "ubuntu-24.04"), "os": "ubuntu-26.04"}, os: [2]string{"ubuntu-24.04", "ubuntu-26.04"}},
+		{name: "pinned ami beside the stack-wide os", values: map[string]any{"sites": withSite(0, "ami", "ami-0123456789abcdef0"), "os": "ubuntu-26.04"}, os: [2]string{"", "ubuntu-26.04"}},
+		{name: "unknown stack-wide", values: map[string]any{"sites": twoSitesJSON(), "os": "ubuntu-22.04"},
+			want: []string{`config vpclink:os = "ubuntu-22.04": ` + choices}},
+		{name: "explicitly empty", values: map[string]any{"sites": twoSitesJSON(), "os": ""},
+			want: []string{`config vpclink:os = "": ` + choices}},
+		{name: "unknown per site", values: map[string]any{"sites": withSite(1, "os", "Ubuntu-26.04")},
+			want: []string{`config vpclink:sites[1].os = "Ubuntu-26.04": ` + choices + " (or left out for vpclink:os)"}},
+		{name: "explicitly empty per site", values: map[string]any{"sites": withSite(0, "os", "")},
+			want: []string{`config vpclink:sites[0].os = "": ` + choices + " (or left out for vpclink:os)"}},
+		{name: "os and ami on one site", values: map[string]any{"sites": withSite(0, "os", "ubuntu-26.04", "ami", "ami-0123456789abcdef0")},
+			want: []string{`config vpclink:sites[0].os = "ubuntu-26.04": has no effect with sites[0].ami "ami-0123456789abcdef0" set: the pinned image is used as it is, whatever its system; remove one of the two`}},
+		{name: "not a string", values: map[string]any{"sites": withSite(1, "os", 26.04)},
+			want: []string{"config vpclink:sites[1].os = 26.04: must be a string (an image choice: ubuntu-24.04 or ubuntu-26.04), not a number"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := decodeMap(t, tc.values)
+			if err == nil {
+				n := Normalize(c)
+				if tc.want == nil {
+					if got := [2]string{n.Sites[0].OS, n.Sites[1].OS}; got != tc.os {
+						t.Errorf("sites' os %q, want %q", got, tc.os)
+					}
+				}
+				err = Validate(n)
+			}
+			var got []string
+			for _, fe := range fieldErrors(err) {
+				got = append(got, fe.Error())
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}

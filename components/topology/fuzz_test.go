@@ -36,6 +36,8 @@ func FuzzConfig(f *testing.F) {
 	f.Add(dev["vpclink:sites"], `[{"sites":["a","b"],"port":0}]`, "0", "0", "[]", "tunnelMTU", "1300")
 	f.Add(dev["vpclink:sites"], `[{"sites":["b","a"],"name":"x","tunnelAddresses":["192.168.0.1","192.168.0.2"],"port":65535}]`, "", "1500", `["0.0.0.0/0"]`, "sshUser", "ec2-user")
 	f.Add(dev["vpclink:sites"], `[{"sites":["a",1]}]`, "1194", "1280", `[1]`, "postDeployCheck", "no")
+	f.Add(strings.Replace(dev["vpclink:sites"], `"name":"b"`, `"name":"b","os":"ubuntu-26.04"`, 1), "", "", "", "", "os", "ubuntu-24.04")
+	f.Add(dev["vpclink:sites"], "", "", "", "", "os", "ubuntu-22.04")
 
 	bash, _ := exec.LookPath("bash")
 	f.Fuzz(func(t *testing.T, sites, links, port, mtu, ssh, extraKey, extraValue string) {

@@ -26,6 +26,9 @@ const (
 	DefaultTunnelPort   = 1194
 	DefaultTunnelMTU    = 1400
 	DefaultTunnelMode   = string(openvpn.ModeTLS)
+	// DefaultOS is the image choice of instances without a pinned ami:
+	// Ubuntu 24.04, whose OpenVPN 2.6 the lab and the walk-through proved.
+	DefaultOS = OSUbuntu2404
 	// DefaultTunnelNetwork is where default tunnel addresses come from, one
 	// /30 per link: link k gets 10.254.k.1 and 10.254.k.2 for k < 256 (as it
 	// always did), then 10.254.(k%256).5 and .6 for k < 512, and so on.
@@ -34,6 +37,18 @@ const (
 	// 16384 /30s, a full mesh of 181 sites.
 	MaxDefaultTunnels = 1 << 14
 )
+
+// The image choices of vpclink:os and sites[i].os. The images behind them
+// (Canonical's names, per architecture) are the vpclink package's.
+const (
+	// OSUbuntu2404 is Ubuntu 24.04 LTS (noble): OpenVPN 2.6.
+	OSUbuntu2404 = "ubuntu-24.04"
+	// OSUbuntu2604 is Ubuntu 26.04 LTS (resolute): OpenVPN 2.7, a 7.0 kernel.
+	OSUbuntu2604 = "ubuntu-26.04"
+)
+
+// OSes are the accepted image choices, the default first.
+var OSes = []string{OSUbuntu2404, OSUbuntu2604}
 
 // DefaultSSHAllowedCIDRs is the SSH ingress default. The program has to reach
 // every instance over SSH from wherever `pulumi up` runs, which it cannot know;
@@ -64,8 +79,13 @@ type Site struct {
 	AvailabilityZone string `json:"availabilityZone,omitempty"`
 	// InstanceType overrides the stack-wide instance type for this site.
 	InstanceType string `json:"instanceType,omitempty"`
-	// Ami pins an image id instead of looking up the newest Ubuntu 24.04.
+	// Ami pins an image id instead of looking up the newest image of OS.
 	Ami string `json:"ami,omitempty"`
+	// OS overrides the stack-wide image choice for this site (one of OSes).
+	// Normalize leaves it empty on a site with Ami: the pinned image is
+	// used as it is, so the site has no image choice (and Validate refuses
+	// both written on one site).
+	OS string `json:"os,omitempty"`
 }
 
 // HasTerminal reports whether the site gets a terminal instance.
@@ -94,6 +114,9 @@ type Config struct {
 	Links []Link `json:"links,omitempty"`
 	// InstanceType is the default EC2 instance type of every instance.
 	InstanceType string `json:"instanceType,omitempty"`
+	// OS is the image choice of every site without its own os or ami: one
+	// of OSes, default DefaultOS.
+	OS string `json:"os,omitempty"`
 	// SSHUser is the login user of the image (ubuntu for Ubuntu, ec2-user for
 	// Amazon Linux).
 	SSHUser string `json:"sshUser,omitempty"`
@@ -153,6 +176,9 @@ func Normalize(c Config) Config {
 	if unset("instanceType", out.InstanceType == "") {
 		out.InstanceType = DefaultInstanceType
 	}
+	if unset("os", out.OS == "") {
+		out.OS = DefaultOS
+	}
 	if unset("sshUser", out.SSHUser == "") {
 		out.SSHUser = DefaultSSHUser
 	}
@@ -171,6 +197,10 @@ func Normalize(c Config) Config {
 	for i := range out.Sites {
 		if unset(fmt.Sprintf("sites[%d].instanceType", i), out.Sites[i].InstanceType == "") {
 			out.Sites[i].InstanceType = out.InstanceType
+		}
+		if k := fmt.Sprintf("sites[%d].os", i); unset(k, out.Sites[i].OS == "") && out.Sites[i].Ami == "" {
+			out.Sites[i].OS = out.OS
+			out.derived[k] = "os"
 		}
 	}
 	if len(c.Links) == 0 {

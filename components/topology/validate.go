@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
@@ -176,6 +177,20 @@ func (v *validator) config(c Config) {
 	if !instanceTypePattern.MatchString(c.InstanceType) {
 		v.add(key("instanceType"), c.InstanceType, "is not an EC2 instance type such as t3.micro")
 	}
+	if !slices.Contains(OSes, c.OS) {
+		v.add(key("os"), c.OS, "must be one of %s", osChoices())
+	}
+	for i, s := range c.Sites {
+		k := fmt.Sprintf("sites[%d].os", i)
+		switch {
+		case s.OS == "" && !c.given[k], c.derived[k] != "":
+			// Left out, or vpclink:os's (checked above).
+		case !slices.Contains(OSes, s.OS):
+			v.add(key("%s", k), s.OS, "must be one of %s (or left out for vpclink:os)", osChoices())
+		case s.Ami != "":
+			v.add(key("%s", k), s.OS, "has no effect with sites[%d].ami %q set: the pinned image is used as it is, whatever its system; remove one of the two", i, s.Ami)
+		}
+	}
 	if !sshUserPattern.MatchString(c.SSHUser) {
 		v.add(key("sshUser"), c.SSHUser, "is not a valid login user name")
 	}
@@ -335,6 +350,19 @@ func sitesCount(n int) string {
 		return "[1 site]"
 	}
 	return fmt.Sprintf("[%d sites]", n)
+}
+
+// osChoices lists the accepted image choices for messages, the default
+// marked.
+func osChoices() string {
+	out := make([]string, len(OSes))
+	for i, o := range OSes {
+		out[i] = o
+		if o == DefaultOS {
+			out[i] += " (the default)"
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // validMode reports whether m names a tunnel mode.

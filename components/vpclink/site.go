@@ -37,11 +37,27 @@ const (
 	LinkType = "vpclink:index:Link"
 )
 
-// Ubuntu 24.04 images are published by Canonical under this owner.
-const (
-	UbuntuOwner       = "099720109477"
-	ubuntuNamePattern = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-%s-server-*"
-)
+// UbuntuOwner is the AWS account under which Canonical publishes its Ubuntu
+// images.
+const UbuntuOwner = "099720109477"
+
+// ubuntuImage is where the images of one image choice come from.
+type ubuntuImage struct {
+	// release names it in messages.
+	release string
+	// namePattern is Canonical's image name filter; %s is the Ubuntu
+	// architecture (amd64 or arm64).
+	namePattern string
+}
+
+// ubuntuImages are the images of each image choice (topology.OSes), by
+// Canonical's naming, ubuntu/images/<virtualization>-<volume>/ubuntu-
+// <code name>-<version>-<arch>-server-<serial>: the gp3 SSD server images.
+// Every key of topology.OSes has one (tested).
+var ubuntuImages = map[string]ubuntuImage{
+	topology.OSUbuntu2404: {"Ubuntu 24.04", "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-%s-server-*"},
+	topology.OSUbuntu2604: {"Ubuntu 26.04", "ubuntu/images/hvm-ssd-gp3/ubuntu-resolute-26.04-%s-server-*"},
+}
 
 // SiteArgs is the set of arguments for creating a Site component resource.
 //
@@ -74,12 +90,24 @@ type SiteArgs struct {
 	// (t3.micro). The image is chosen
 	// for its architecture (x86_64 or arm64).
 	InstanceType string
-	// Ami pins the image. Default: the newest Ubuntu 24.04 image of
-	// Canonical for the architecture of InstanceType, looked up when the
-	// instance is created and then kept (a newer image does not replace
-	// it; a change between x86_64 and arm64 types replaces it with an image
-	// of the new architecture).
+	// Ami pins the image; it wins over OS, which is then ignored. Default:
+	// the newest image of OS from Canonical for the architecture of
+	// InstanceType, looked up when the instance is created and then kept (a
+	// newer image does not replace it; a change between x86_64 and arm64
+	// types replaces it with an image of the new architecture).
 	Ami string
+	// OS is the image choice when Ami is not set: "ubuntu-24.04" (default,
+	// topology.DefaultOS: OpenVPN 2.6, what the lab and the walk-through
+	// proved) or "ubuntu-26.04" (OpenVPN 2.7, a 7.0 kernel); see
+	// topology.OSes. The images are Canonical's (owner UbuntuOwner), named
+	// ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-<arch>-server-* and
+	// ubuntu/images/hvm-ssd-gp3/ubuntu-resolute-26.04-<arch>-server-*, arch
+	// amd64 or arm64. Changing it replaces both instances, deleting first,
+	// with the newest image of the new choice (a replacement trigger: the
+	// image itself is ignored in diffs). On an instance created before this
+	// field existed, the first run records the choice without replacing;
+	// a change takes effect from the run after.
+	OS string
 	// SSHPublicKey is installed for the login user of both instances.
 	SSHPublicKey pulumi.StringInput
 	// SSHAllowedCIDRs may reach port 22; the program's own SSH setup must
@@ -179,8 +207,9 @@ type sitePlan struct {
 	// arch is the instance type's AWS architecture; zone the subnets'.
 	arch string
 	zone zoneChoice
-	// newest is the newest Ubuntu image for arch ("" when args.Ami pins one).
-	newest string
+	// os is the image choice and newest the newest image of it for arch
+	// (both "" when args.Ami pins one).
+	os, newest string
 }
 
 // PlanSite registers the Site component and its provider and asks the
@@ -243,7 +272,15 @@ func PlanSite(ctx *pulumi.Context, name string, args *SiteArgs, opts ...pulumi.R
 		return nil, &InputError{Site: name, Input: "AvailabilityZone", Value: args.AvailabilityZone, Err: err}
 	}
 	if args.Ami == "" {
-		if plan.newest, err = ubuntuAMI(ctx, plan.arch, pulumi.Provider(prov)); err != nil {
+		plan.os = args.OS
+		if plan.os == "" {
+			plan.os = topology.DefaultOS
+		}
+		image, ok := ubuntuImages[plan.os]
+		if !ok {
+			return nil, &InputError{Site: name, Input: "OS", Value: plan.os, Err: fmt.Errorf("is not an image choice (%s)", strings.Join(topology.OSes, ", "))}
+		}
+		if plan.newest, err = ubuntuAMI(ctx, image, plan.arch, pulumi.Provider(prov)); err != nil {
 			return nil, fmt.Errorf("site %q: %w", name, err)
 		}
 	}
@@ -288,12 +325,16 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 	// still replaces the instances (the provider decides it from the
 	// instance type), and Pulumi creates a replacement from the new inputs,
 	// with the image for the new architecture: ignoreChanges is applied by
-	// the provider's diff, not to the inputs of a Create.
+	// the provider's diff, not to the inputs of a Create. A change of the
+	// image choice (os) must take effect too, but the provider sees no
+	// change in an ignored image: the choice is the instance's replacement
+	// trigger, which the engine compares with the one it recorded (none
+	// recorded, as on an instance made before os existed: no replacement).
 	ami := args.Ami
 	var amiOpts []pulumi.ResourceOption
 	if ami == "" {
 		ami = plan.newest
-		amiOpts = append(amiOpts, pulumi.IgnoreChanges([]string{"ami"}))
+		amiOpts = append(amiOpts, pulumi.IgnoreChanges([]string{"ami"}), pulumi.ReplacementTrigger(pulumi.String(plan.os)))
 	}
 
 	vpn, err := site.instance(ctx, name+"-vpn", instanceSpec{
@@ -744,22 +785,22 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// ubuntuAMI looks up the newest Ubuntu 24.04 image for the AWS
+// ubuntuAMI looks up the newest image of an image choice for the AWS
 // architecture arch ("x86_64" or "arm64") in the provider's region.
-func ubuntuAMI(ctx *pulumi.Context, arch string, prov pulumi.InvokeOption) (string, error) {
+func ubuntuAMI(ctx *pulumi.Context, image ubuntuImage, arch string, prov pulumi.InvokeOption) (string, error) {
 	name := map[string]string{"x86_64": "amd64", "arm64": "arm64"}[arch]
 	img, err := ec2.LookupAmi(ctx, &ec2.LookupAmiArgs{
 		Owners:     []string{UbuntuOwner},
 		MostRecent: pulumi.BoolRef(true),
 		Filters: []ec2.GetAmiFilter{
-			{Name: "name", Values: []string{fmt.Sprintf(ubuntuNamePattern, name)}},
+			{Name: "name", Values: []string{fmt.Sprintf(image.namePattern, name)}},
 			{Name: "architecture", Values: []string{arch}},
 			{Name: "virtualization-type", Values: []string{"hvm"}},
 			{Name: "root-device-type", Values: []string{"ebs"}},
 		},
 	}, prov)
 	if err != nil {
-		return "", fmt.Errorf("looking up Ubuntu 24.04 %s image: %w", name, err)
+		return "", fmt.Errorf("looking up %s %s image: %w", image.release, name, err)
 	}
 	return img.Id, nil
 }

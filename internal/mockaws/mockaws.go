@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/vpclink/pulumi-vpc-openvpn/internal/awsmodel"
@@ -40,6 +41,9 @@ type Registration struct {
 	AdditionalSecretOutputs []string
 	DeleteBeforeReplace     bool
 	IgnoreChanges           []string
+	// ReplacementTrigger is the resource option (null when not set): the
+	// engine replaces the resource when it differs from the recorded one.
+	ReplacementTrigger resource.PropertyValue
 }
 
 // Call is one invoke.
@@ -146,6 +150,15 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 		r.AdditionalSecretOutputs = rpc.GetAdditionalSecretOutputs()
 		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
+		if rt := rpc.GetReplacementTrigger(); rt != nil {
+			v, err := plugin.UnmarshalPropertyValue("replacementTrigger", rt, plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true})
+			if err != nil {
+				return "", nil, fmt.Errorf("%s %s: replacementTrigger: %w", args.TypeToken, args.Name, err)
+			}
+			if v != nil {
+				r.ReplacementTrigger = *v
+			}
+		}
 	}
 	r.ID = awsmodel.StableID(args.TypeToken, args.Name)
 	out, err := m.outputs(r)
