@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -285,4 +286,72 @@ func ThroughputTable(w io.Writer, rs []Throughput, runs, secs int) {
 	if static > 0 && tls > 0 {
 		fmt.Fprintf(w, "TLS / static (1 stream, same run): %.2f\n", tls/static)
 	}
+}
+
+// Spread summarises one variant's runs: their median, extremes and
+// interquartile range. Quartiles interpolate linearly between the sorted
+// runs (numpy's default, R's type 7), so with 3 runs the IQR is half the
+// min-max range, and unlike min-max it does not grow with more runs.
+type Spread struct {
+	N                     int
+	Median, Min, Max, IQR float64
+}
+
+// Summarize returns the spread of runs (zero when empty).
+func Summarize(runs []float64) Spread {
+	if len(runs) == 0 {
+		return Spread{}
+	}
+	s := append([]float64(nil), runs...)
+	sort.Float64s(s)
+	q := func(p float64) float64 {
+		x := p * float64(len(s)-1)
+		i := int(x)
+		if i+1 >= len(s) {
+			return s[len(s)-1]
+		}
+		return s[i] + (x-float64(i))*(s[i+1]-s[i])
+	}
+	return Spread{N: len(s), Median: q(0.5), Min: s[0], Max: s[len(s)-1], IQR: q(0.75) - q(0.25)}
+}
+
+// Noise is how far apart two measurements of one configuration fall in a
+// run: the bench measures the shipped configuration twice, as two variants
+// (control 1 and control 2), and differences smaller than what separates
+// identical configurations are not differences.
+type Noise struct {
+	// Ref is the shipped figure differences are taken against: the mean
+	// of the two controls' medians.
+	Ref float64
+	// Gap is |median(control 1) - median(control 2)|, IQR the larger of
+	// the two controls' interquartile ranges.
+	Gap, IQR float64
+	// Abs = Gap + IQR (Mbit/s); Pct is Abs in % of Ref. A variant differs
+	// from the shipped configuration only when |median - Ref| > Abs.
+	Abs, Pct float64
+}
+
+// ControlNoise is the noise the two controls' runs show.
+func ControlNoise(control1, control2 []float64) Noise {
+	a, b := Summarize(control1), Summarize(control2)
+	n := Noise{Ref: (a.Median + b.Median) / 2, Gap: math.Abs(a.Median - b.Median), IQR: math.Max(a.IQR, b.IQR)}
+	n.Abs = n.Gap + n.IQR
+	if n.Ref > 0 {
+		n.Pct = 100 * n.Abs / n.Ref
+	}
+	return n
+}
+
+// Versus says how a variant's median compares with the shipped
+// configuration: its difference in % of Ref when that exceeds the noise,
+// else "within noise (±Pct %)".
+func (n Noise) Versus(median float64) string {
+	if n.Ref <= 0 {
+		return "-"
+	}
+	d := median - n.Ref
+	if math.Abs(d) > n.Abs {
+		return fmt.Sprintf("%+.1f %%", 100*d/n.Ref)
+	}
+	return fmt.Sprintf("within noise (±%.1f %%)", n.Pct)
 }
