@@ -19,14 +19,18 @@ import (
 type Variant struct {
 	Name string
 	// Mode is the program's tunnel mode; Extra lines are appended to both
-	// ends' configuration (bench only), Raw measures without a tunnel.
-	Mode  string
-	Extra []string
-	Raw   bool
+	// ends' configuration and Drop lines removed from it (bench only), Raw
+	// measures without a tunnel.
+	Mode        string
+	Extra, Drop []string
+	Raw         bool
 	// Control is 1 or 2 on the two variants that measure the shipped
 	// configuration as it is: what separates them is the bench's noise.
 	Control int
 }
+
+// tuned says whether the variant changes the configuration the setup wrote.
+func (v Variant) tuned() bool { return len(v.Extra)+len(v.Drop) > 0 }
 
 // Label is the variant's name in the table.
 func (v Variant) Label() string {
@@ -46,7 +50,8 @@ var Variants = []Variant{
 	{Name: "tls, as shipped", Mode: "tls", Control: 1},
 	{Name: "tls + sndbuf/rcvbuf 4 MiB", Mode: "tls", Extra: []string{"sndbuf 4194304", "rcvbuf 4194304"}},
 	{Name: "tls + txqueuelen 1000", Mode: "tls", Extra: []string{"txqueuelen 1000"}},
-	{Name: "tls + fast-io", Mode: "tls", Extra: []string{"fast-io"}},
+	// The shipped configuration has fast-io; the bench keeps checking it.
+	{Name: "tls without fast-io", Mode: "tls", Drop: []string{"fast-io"}},
 	{Name: "tls + CHACHA20-POLY1305 first", Mode: "tls", Extra: []string{"data-ciphers CHACHA20-POLY1305:AES-256-GCM"}},
 	{Name: "tls + tun-mtu 1500, no mssfix", Mode: "tls", Extra: []string{"tun-mtu 1500", "mssfix 0"}},
 	{Name: "tls + tun-mtu 1300", Mode: "tls", Extra: []string{"tun-mtu 1300", "mssfix 1300"}},
@@ -127,7 +132,7 @@ func SwitchCost(variants []Variant, sched []Slot) (restarts, ups int) {
 			mode = v.Mode
 		}
 		restarts++
-		tuned = len(v.Extra) > 0
+		tuned = v.tuned()
 	}
 	return restarts, ups
 }
@@ -165,7 +170,7 @@ func (l *Lab) BenchThroughput(ctx context.Context, variants []Variant, runs, sec
 	tuned := false
 	defer func() {
 		if tuned {
-			if rerr := switchTunnel(k, nil); rerr != nil && err == nil {
+			if rerr := switchTunnel(k, nil, nil); rerr != nil && err == nil {
 				err = fmt.Errorf("restoring the shipped configuration: %w", rerr)
 			}
 		}
@@ -182,7 +187,7 @@ func (l *Lab) BenchThroughput(ctx context.Context, variants []Variant, runs, sec
 			// The setup rewrites the configuration on a change of mode, and
 			// switchTunnel's copy of the shipped one would be stale.
 			if tuned {
-				if err := switchTunnel(k, nil); err != nil {
+				if err := switchTunnel(k, nil, nil); err != nil {
 					return out, fmt.Errorf("restoring the shipped configuration: %w", err)
 				}
 				tuned = false
@@ -198,10 +203,10 @@ func (l *Lab) BenchThroughput(ctx context.Context, variants []Variant, runs, sec
 		}
 		if !v.Raw {
 			tuned = true // until the switch is known to have finished
-			if err := switchTunnel(k, v.Extra); err != nil {
+			if err := switchTunnel(k, v.Extra, v.Drop); err != nil {
 				return out, fmt.Errorf("%s: %w", v.Label(), err)
 			}
-			tuned = len(v.Extra) > 0
+			tuned = v.tuned()
 		}
 		switching += time.Since(start)
 		start = time.Now()
@@ -227,11 +232,11 @@ func (l *Lab) BenchThroughput(ctx context.Context, variants []Variant, runs, sec
 const tunnelReady = 2 * time.Minute
 
 // switchTunnel appends extra lines to both ends' configuration of link k
-// (nil: back to the configuration the setup wrote, kept aside the first
-// time), restarts both units, and returns only when the tunnel carries
+// and removes drop lines, which must be there (both nil: back to the
+// configuration the setup wrote, kept aside the first time), restarts both units, and returns only when the tunnel carries
 // pings in both directions, so that what runs next measures the variant
 // and not its start. Each end's unit must have restarted (a new main PID).
-func switchTunnel(k checks.Link, extra []string) error {
+func switchTunnel(k checks.Link, extra, drop []string) error {
 	conf := "/etc/openvpn/vpclink/" + k.Name + ".conf"
 	unit := "vpclink-" + k.Name + ".service"
 	orig := "/run/vpclab-bench." + k.Name + ".conf"
@@ -240,9 +245,16 @@ func switchTunnel(k checks.Link, extra []string) error {
 [ -e %[1]s ] || cp %[2]s %[1]s
 cp %[1]s %[2]s
 `, orig, conf)
+		for _, line := range drop {
+			script += fmt.Sprintf("grep -qxF -e %[1]s %[2]s || { echo 'no line '%[1]s' to drop' >&2; exit 1; }\n", shellWords([]string{line}), conf)
+		}
+		if len(drop) > 0 {
+			script += fmt.Sprintf("grep -vxF %s %s >%s\n", dropArgs(drop), orig, conf)
+		}
 		if len(extra) > 0 {
 			script += fmt.Sprintf("printf '%%s\\n' %s >>%s\n", shellWords(extra), conf)
-		} else {
+		}
+		if len(extra)+len(drop) == 0 {
 			script += "rm -f " + orig + "\n"
 		}
 		script += fmt.Sprintf(`before=$(systemctl show -p MainPID --value %[1]s)
@@ -275,6 +287,15 @@ func listening(h *world.Host, port int) error {
 		return fmt.Errorf("%s: nothing listens on TCP %d after 5 s: %v %s", h.Name, port, err, o)
 	}
 	return nil
+}
+
+// dropArgs are grep's -e arguments for each line.
+func dropArgs(lines []string) string {
+	var a []string
+	for _, l := range lines {
+		a = append(a, "-e "+shellWords([]string{l}))
+	}
+	return strings.Join(a, " ")
 }
 
 func shellWords(words []string) string {

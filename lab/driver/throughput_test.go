@@ -103,11 +103,15 @@ func TestSwitchCost(t *testing.T) {
 	if r, u := SwitchCost(vs, Schedule(2, 1)); r != 3 || u != 2 {
 		t.Errorf("tuned then static: %d restarts, %d ups; want 3, 2", r, u)
 	}
+	vs[0] = Variant{Name: "dropped", Mode: "tls", Drop: []string{"fast-io"}}
+	if r, u := SwitchCost(vs, Schedule(2, 1)); r != 3 || u != 2 {
+		t.Errorf("a line dropped, then static: %d restarts, %d ups; want 3, 2", r, u)
+	}
 	controls := 0
 	for _, v := range Variants {
 		if v.Control > 0 {
 			controls++
-			if v.Mode != "tls" || len(v.Extra) > 0 || v.Raw {
+			if v.Mode != "tls" || v.tuned() || v.Raw {
 				t.Errorf("control %q is not the shipped TLS configuration", v.Label())
 			}
 		}
