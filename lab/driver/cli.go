@@ -40,8 +40,11 @@ flags (every verb):
   -stack FILE   stack file to deploy (default Pulumi.dev.yaml)
   -prefix NAME  namespace prefix, so several labs can coexist (default vlab)
   -runs N       bench only: number of up/down runs (default 3)
-  -throughput-runs N, -seconds S   bench only: iperf3 runs per variant and
-                their length (default 3 runs of 5 s, one stream and four)
+  -throughput-runs N, -seconds S   bench and throughput: iperf3 runs per
+                variant and their length (default 3 runs of 5 s, one stream
+                and four), interleaved: each round measures every variant once;
+                the shipped TLS configuration twice, as controls whose
+                disagreement is the noise differences must exceed
   -no-throughput  bench only: skip the throughput table
   -only REGEX   matrix only: run the changes whose (step) names match
 
@@ -62,8 +65,8 @@ func Main(args []string) int {
 	stack := fs.String("stack", "Pulumi.dev.yaml", "stack file")
 	prefix := fs.String("prefix", "vlab", "namespace prefix")
 	runs := fs.Int("runs", 3, "bench runs")
-	tpRuns := fs.Int("throughput-runs", 3, "bench: iperf3 runs per variant")
-	tpSecs := fs.Int("seconds", 5, "bench: seconds per iperf3 run")
+	tpRuns := fs.Int("throughput-runs", 3, "bench, throughput: iperf3 runs per variant (interleaved rounds)")
+	tpSecs := fs.Int("seconds", 5, "bench, throughput: seconds per iperf3 run")
 	noThroughput := fs.Bool("no-throughput", false, "bench: timings only")
 	only := fs.String("only", "", "matrix: changes whose names match")
 	if err := fs.Parse(args[1:]); err != nil {
