@@ -111,6 +111,8 @@ var Changes = []Change{
 	}},
 	pair("ami (both sites)", "looked up -> pinned to the image in use", "pinned -> looked up",
 		[]Edit{set("sites[0].ami", "{ami:a}"), set("sites[1].ami", "{ami:b}")}, []Edit{rm("sites[0].ami"), rm("sites[1].ami")}),
+	pair("os (all sites)", "ubuntu-24.04 -> ubuntu-26.04", "ubuntu-26.04 -> ubuntu-24.04",
+		[]Edit{set("os", "ubuntu-26.04")}, []Edit{rm("os")}),
 	pair("terminal b", "on -> off", "off -> on",
 		[]Edit{set("sites[1].terminal", "false")}, []Edit{rm("sites[1].terminal")}),
 	pair("site c (us-east-1, links to a and b)", "added", "removed",
