@@ -216,6 +216,12 @@ func TestImageChoice(t *testing.T) {
 					if want[0] == "" && in(r, "ami") != "ami-0123456789abcdef0" {
 						t.Errorf("%s: image %s, want the pinned one", r.Name, in(r, "ami"))
 					}
+					// The Elastic IP survives a change of image: it is
+					// updated onto the replacement, never replaced (a new
+					// public address for every peer and user).
+					if eip := res.mon.Find(tEip, r.Name+"-eip"); eip == nil || !eip.ReplacementTrigger.IsNull() || len(eip.IgnoreChanges) != 0 {
+						t.Errorf("%s-eip: missing, or with the instance's image options", r.Name)
+					}
 				}
 			}
 		})

@@ -341,7 +341,8 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 		ami: ami, instanceType: instanceType, zone: network.zone,
 		subnet: network.vpnSubnet, privateIP: args.VpnPrivateIP,
 		group: groups.vpn, keyName: keyPair.KeyName, forwards: true,
-	}, network.igw, with(amiOpts...))
+		imageOpts: amiOpts,
+	}, network.igw, with())
 	if err != nil {
 		return err
 	}
@@ -363,7 +364,8 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 			ami: ami, instanceType: instanceType, zone: network.zone,
 			subnet: network.terminalSubnet, privateIP: args.TerminalPrivateIP,
 			group: groups.terminal, keyName: keyPair.KeyName, forwards: false,
-		}, network.igw, with(amiOpts...))
+			imageOpts: amiOpts,
+		}, network.igw, with())
 		if err != nil {
 			return err
 		}
@@ -585,6 +587,9 @@ type instanceSpec struct {
 	// forwards turns off the source/destination check: a VPN instance routes
 	// packets that are neither from nor to itself.
 	forwards bool
+	// imageOpts apply to the instance only (not its Elastic IP): how its
+	// image is kept and what replaces it.
+	imageOpts []pulumi.ResourceOption
 }
 
 type siteInstance struct {
@@ -649,7 +654,7 @@ func (s *Site) instance(ctx *pulumi.Context, name string, spec instanceSpec, igw
 			VolumeType: pulumi.String("gp3"),
 		},
 		Tags: s.tagsFor(name),
-	}, append(opts,
+	}, append(append(opts[:len(opts):len(opts)], spec.imageOpts...),
 		// The fixed private IP cannot be held by two instances at once.
 		pulumi.DeleteBeforeReplace(true))...)
 	if err != nil {
