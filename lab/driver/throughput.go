@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/checks"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/world"
 )
@@ -22,6 +23,10 @@ type Variant struct {
 	Mode  string
 	Extra []string
 	Raw   bool
+	// NoClamp removes the setup's TCP MSS clamp (its nft table) on both
+	// VPN instances for the variant; the next restart of the unit
+	// (ExecStartPre) brings it back.
+	NoClamp bool
 }
 
 // Variants are the configurations the bench measures: the two modes as the
@@ -34,7 +39,8 @@ var Variants = []Variant{
 	{Name: "tls + txqueuelen 1000", Mode: "tls", Extra: []string{"txqueuelen 1000"}},
 	{Name: "tls + fast-io", Mode: "tls", Extra: []string{"fast-io"}},
 	{Name: "tls + CHACHA20-POLY1305 first", Mode: "tls", Extra: []string{"data-ciphers CHACHA20-POLY1305:AES-256-GCM"}},
-	{Name: "tls + tun-mtu 1500, no mssfix", Mode: "tls", Extra: []string{"tun-mtu 1500", "mssfix 0"}},
+	{Name: "tls + tun-mtu 1500, no MSS clamp", Mode: "tls", Extra: []string{"tun-mtu 1500", "mssfix 0"}, NoClamp: true},
+	{Name: "tls, no MSS clamp (path MTU discovery only)", Mode: "tls", NoClamp: true},
 	{Name: "tls + tun-mtu 1300", Mode: "tls", Extra: []string{"tun-mtu 1300", "mssfix 1300"}},
 }
 
@@ -75,8 +81,9 @@ func (l *Lab) BenchThroughput(ctx context.Context, variants []Variant, runs, sec
 		if k.Terminals[0] == nil || k.Terminals[1] == nil {
 			return out, fmt.Errorf("the bench needs terminals at both ends of %s", k.Name)
 		}
-		if len(v.Extra) > 0 {
-			if err := switchTunnel(k, v.Extra); err != nil {
+		switched := len(v.Extra) > 0 || v.NoClamp
+		if switched {
+			if err := switchTunnel(k, v.Extra, v.NoClamp); err != nil {
 				return out, fmt.Errorf("%s: %w", v.Name, err)
 			}
 		}
@@ -85,8 +92,8 @@ func (l *Lab) BenchThroughput(ctx context.Context, variants []Variant, runs, sec
 			from, to, dst = k.VPN[0], k.VPN[1], k.VPN[1].PublicIP
 		}
 		r, err := l.measure(ctx, v, from, to, dst, k, runs, secs)
-		if len(v.Extra) > 0 {
-			if rerr := switchTunnel(k, nil); rerr != nil && err == nil {
+		if switched {
+			if rerr := switchTunnel(k, nil, false); rerr != nil && err == nil {
 				err = fmt.Errorf("restoring the shipped configuration: %w", rerr)
 			}
 		}
@@ -109,7 +116,7 @@ const tunnelReady = 2 * time.Minute
 // time), restarts both units, and returns only when the tunnel carries
 // pings in both directions, so that what runs next measures the variant
 // and not its start. Each end's unit must have restarted (a new main PID).
-func switchTunnel(k checks.Link, extra []string) error {
+func switchTunnel(k checks.Link, extra []string, noClamp bool) error {
 	conf := "/etc/openvpn/vpclink/" + k.Name + ".conf"
 	unit := "vpclink-" + k.Name + ".service"
 	orig := "/run/vpclab-bench." + k.Name + ".conf"
@@ -127,11 +134,14 @@ cp %[1]s %[2]s
 systemctl restart %[1]s
 for i in $(seq 100); do
   now=$(systemctl show -p MainPID --value %[1]s)
-  [ "$now" != 0 ] && [ "$now" != "$before" ] && systemctl is-active -q %[1]s && exit 0
+  [ "$now" != 0 ] && [ "$now" != "$before" ] && systemctl is-active -q %[1]s && break
+  [ "$i" != 100 ] || { echo "%[1]s did not restart" >&2; exit 1; }
   sleep 0.1
 done
-echo "%[1]s did not restart" >&2; exit 1
 `, unit)
+		if noClamp {
+			script += "nft delete table inet " + openvpn.NftTable(k.Name) + "\n"
+		}
 		if o, err := h.Exec("bash", "-c", script); err != nil {
 			return fmt.Errorf("%s: %v %s", h.Name, err, o)
 		}
