@@ -354,7 +354,7 @@ c, _ = s.accept(); print(c.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)); c
 				}
 				got <- o
 			}()
-			o, err := termA.Exec("bash", "-c", fmt.Sprintf(`for i in $(seq 100); do exec 3<>/dev/tcp/%s/%d && break; sleep 0.1; done
+			o, err := termA.Exec("bash", "-c", fmt.Sprintf(`for i in $(seq 100); do { exec 3<>/dev/tcp/%s/%d; } 2>/dev/null && break; sleep 0.1; done
 ss -Htin dst %s and dport = :%d | grep -o ' mss:[0-9]*' | cut -d: -f2; exec 3>&-`, termB.PrivateIP, port, termB.PrivateIP, port))
 			b := <-got
 			atB, errB := strconv.Atoi(strings.TrimSpace(b))
