@@ -331,6 +331,17 @@ func TestLabReferenceTopology(t *testing.T) {
 			}
 			t.Logf("%s: %s: %s", h.Name, strings.Join(strings.Fields(version)[:2], " "), strings.Join(reasons, " | "))
 		}
+		// The stack output says the same, per site.
+		outs, err := l.Outputs(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		offload, _ := outs["links"].(map[string]any)[link.Name].(map[string]any)["dataChannelOffload"].(map[string]any)
+		for site, want := range map[string]string{"a": openvpn.DCOKernelMissing26, "b": openvpn.DCOKernelMissing27} {
+			if got, _ := offload[site].(string); !strings.HasPrefix(got, "no ("+want) {
+				t.Errorf("output links.%s.dataChannelOffload.%s = %q, want no (%s...)", link.Name, site, got, want)
+			}
+		}
 		// The MSS a SYN arrives with, through the tunnel (MTU 1400): with
 		// the clamp, and with both ends' clamp tables removed.
 		mss := func() (atB, atA int) {

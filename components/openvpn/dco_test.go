@@ -94,3 +94,15 @@ func TestMSSClampRules(t *testing.T) {
 		t.Error("an invalid tunnel rendered")
 	}
 }
+
+func TestOffloadReport(t *testing.T) {
+	out := "vpclink[a-b]: tunnel vpn1194 up (10.254.0.1 <-> 10.254.0.2), remote 203.0.113.7:1194, tls mode, OpenVPN 2.6.14, ip_forward=1\n" +
+		"vpclink[a-b]: data channel offload: no (" + DCOKernelMissing26 + ")\n" +
+		"vpclink[a-b]: TCP MSS clamp: nft table inet vpclink_a_b, MSS 1360 into and out of vpn1194\n"
+	if got := OffloadReport(out); got != "no ("+DCOKernelMissing26+")" {
+		t.Errorf("got %q", got)
+	}
+	if got := OffloadReport("vpclink[a-b]: tunnel vpn1194 up\n"); got != "" {
+		t.Errorf("an older setup's output: %q", got)
+	}
+}

@@ -250,7 +250,7 @@ for _ in $(seq 1 {{.Wait}}); do
   if ip link show dev "$DEV" up 2>/dev/null | grep -q . &&
      ip -o -4 addr show dev "$DEV" 2>/dev/null | grep -qF "inet $LOCAL_IP "; then
     say "tunnel $DEV up ($LOCAL_IP <-> {{.RemoteIP}}), remote {{.Remote}}:{{.Port}}, {{.Mode}} mode, $("$OVPN" --version | head -n 1 | cut -d ' ' -f 1-2), ip_forward=$(sysctl -n net.ipv4.ip_forward)"
-    say "data channel offload: $(offload)"
+    say "{{.OffloadPrefix}}$(offload)"
     say "TCP MSS clamp: nft table inet $NFT_TABLE, MSS {{.MSS}} into and out of $DEV"
     exit 0
   fi
@@ -283,9 +283,25 @@ func SetupScript(t Tunnel) (string, error) {
 		"User": ServiceUser, "Config": conf, "Wait": TunnelWaitSeconds, "Dir": ConfigDir,
 		"Mode": t.mode(), "TLS": t.mode() == ModeTLS, "Cert": CertPath(t.Name), "CertKey": CertKeyPath(t.Name),
 		"FwdState": ForwardStatePath, "NftFile": NftPath(t.Name), "NftTable": NftTable(t.Name), "Nft": nft,
-		"MSS": mss, "DCODisabled": DCODisabledPattern,
+		"MSS": mss, "DCODisabled": DCODisabledPattern, "OffloadPrefix": OffloadPrefix,
 	})
 	return b.String(), err
+}
+
+// OffloadPrefix starts the setup's line on data channel offload (after
+// "vpclink[NAME]: ").
+const OffloadPrefix = "data channel offload: "
+
+// OffloadReport returns what a setup's output says about data channel
+// offload ("yes (DCO device vpn1194 opened)", "no (Note: ...)"), or ""
+// when it says nothing (an older setup, or a preview).
+func OffloadReport(setupOutput string) string {
+	for _, line := range strings.Split(setupOutput, "\n") {
+		if _, after, ok := strings.Cut(line, "]: "+OffloadPrefix); ok && strings.HasPrefix(line, "vpclink[") {
+			return after
+		}
+	}
+	return ""
 }
 
 var teardownTemplate = newTemplate("teardown", `# vpclink: remove OpenVPN tunnel {{.Name}}. Safe to run when nothing is installed.
