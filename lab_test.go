@@ -17,10 +17,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/checks"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/driver"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/image"
@@ -303,6 +306,99 @@ func TestLabReferenceTopology(t *testing.T) {
 		runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
 	})
 
+	t.Run("offload: only the kernel module is missing; TCP MSS is clamped to the tunnel MTU", func(t *testing.T) {
+		// Each end's OpenVPN (trixie 2.6.14, sid 2.7.8) says in this start's
+		// log why it does not offload: the kernel's reason, never an option.
+		disabled := regexp.MustCompile(openvpn.DCODisabledPattern)
+		for _, h := range []*world.Host{vpnA, vpnB} {
+			out, err := h.Exec("bash", "-c", "openvpn --version | head -n 1; journalctl -q -o cat --no-pager _SYSTEMD_INVOCATION_ID=$(systemctl show -p InvocationID --value vpclink-"+link.Name+".service)")
+			if err != nil {
+				t.Fatalf("%s: %v %s", h.Name, err, out)
+			}
+			var reasons []string
+			for _, line := range strings.Split(out, "\n") {
+				if disabled.MatchString(line) || strings.HasPrefix(line, openvpn.DCOOpened) {
+					reasons = append(reasons, line)
+				}
+			}
+			version, _, _ := strings.Cut(out, "\n")
+			want := openvpn.DCOKernelMissing26
+			if !strings.HasPrefix(version, "OpenVPN 2.6.") {
+				want = openvpn.DCOKernelMissing27
+			}
+			if len(reasons) != 1 || !strings.HasPrefix(reasons[0], want) {
+				t.Errorf("%s (%s): offload lines %q, want only %q", h.Name, version, reasons, want)
+			}
+			t.Logf("%s: %s: %s", h.Name, strings.Join(strings.Fields(version)[:2], " "), strings.Join(reasons, " | "))
+		}
+		// The stack output says the same, per site.
+		outs, err := l.Outputs(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		offload, _ := outs["links"].(map[string]any)[link.Name].(map[string]any)["dataChannelOffload"].(map[string]any)
+		for site, want := range map[string]string{"a": openvpn.DCOKernelMissing26, "b": openvpn.DCOKernelMissing27} {
+			if got, _ := offload[site].(string); !strings.HasPrefix(got, "no ("+want) {
+				t.Errorf("output links.%s.dataChannelOffload.%s = %q, want no (%s...)", link.Name, site, got, want)
+			}
+		}
+		// The MSS a SYN arrives with, through the tunnel (MTU 1400): with
+		// the clamp, and with both ends' clamp tables removed.
+		mss := func() (atB, atA int) {
+			t.Helper()
+			const port = 5202
+			open := fmt.Sprintf("nft insert rule inet vpclab_eni ingress tcp dport %d accept comment mss-test", port)
+			if o, err := world.Run("ip", "netns", "exec", termB.NetNS, "bash", "-c", open); err != nil {
+				t.Fatalf("%v %s", err, o)
+			}
+			defer world.Run("ip", "netns", "exec", termB.NetNS, "bash", "-c",
+				"for x in $(nft -a list chain inet vpclab_eni ingress | sed -n 's/.*comment \"mss-test\" # handle \\([0-9]*\\)/\\1/p'); do nft delete rule inet vpclab_eni ingress handle $x; done")
+			// B prints the MSS its accepted socket learned from A's SYN
+			// (TCP_MAXSEG, less 12 for timestamps); A's ss the one from B's SYN-ACK.
+			got := make(chan string, 1)
+			go func() {
+				o, err := termB.Exec("python3", "-c", fmt.Sprintf(`import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("", %d)); s.listen(); s.settimeout(20)
+c, _ = s.accept(); print(c.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)); c.close()`, port))
+				if err != nil {
+					o = err.Error() + " " + o
+				}
+				got <- o
+			}()
+			o, err := termA.Exec("bash", "-c", fmt.Sprintf(`for i in $(seq 100); do { exec 3<>/dev/tcp/%s/%d; } 2>/dev/null && break; sleep 0.1; done
+ss -Htin dst %s and dport = :%d | grep -o ' mss:[0-9]*' | cut -d: -f2; exec 3>&-`, termB.PrivateIP, port, termB.PrivateIP, port))
+			b := <-got
+			atB, errB := strconv.Atoi(strings.TrimSpace(b))
+			atA, errA := strconv.Atoi(strings.TrimSpace(o))
+			if err != nil || errA != nil || errB != nil {
+				t.Fatalf("MSS through the tunnel: A %v %q, B %q", err, o, b)
+			}
+			return atB + 12, atA + 12
+		}
+		clampB, clampA := mss()
+		counters := ""
+		for _, h := range []*world.Host{vpnA, vpnB} {
+			o, _ := h.Exec("nft", "list", "table", "inet", openvpn.NftTable(link.Name))
+			counters += h.Name + ": " + strings.Join(regexp.MustCompile(`counter packets \d+`).FindAllString(o, -1), ", ") + "; "
+			if o, err := h.Exec("nft", "delete", "table", "inet", openvpn.NftTable(link.Name)); err != nil {
+				t.Fatalf("%s: %v %s", h.Name, err, o)
+			}
+		}
+		rawB, rawA := mss()
+		for _, h := range []*world.Host{vpnA, vpnB} {
+			if o, err := h.Exec("nft", "-f", openvpn.NftPath(link.Name)); err != nil {
+				t.Errorf("%s: the clamp does not load again: %v %s", h.Name, err, o)
+			}
+		}
+		t.Logf("SYN MSS through the tunnel (MTU 1400): clamped %d (seen at B) / %d (seen at A), without the clamp %d / %d; clamp counters %s", clampB, clampA, rawB, rawA, counters)
+		if clampB != 1360 || clampA != 1360 {
+			t.Errorf("clamped MSS %d / %d, want 1360 (MTU 1400 - 40)", clampB, clampA)
+		}
+		if rawB <= 1360 || rawA <= 1360 {
+			t.Errorf("without the clamp the MSS is %d / %d: something else clamps", rawB, rawA)
+		}
+	})
+
 	t.Run("no secret in the state, its history and backups, the CLI output or the lab's files", func(t *testing.T) {
 		secrets := secretValues(t, l)
 		hits := searchSecrets(t, secrets, []string{l.BackendDir(), filepath.Join(l.World.Dir, "pulumi-home"), filepath.Join(l.World.Dir, "project")},
@@ -505,7 +601,7 @@ ssh-keygen -q -t ed25519 -N '' -f /run/impostor_key
 			t.Fatalf("no bench variant %q", name)
 			return driver.Variant{}
 		}
-		shipped, mtu1500 := variant("tls, as shipped"), variant("tls + tun-mtu 1500, no mssfix")
+		shipped, mtu1500 := variant("tls, as shipped"), variant("tls + tun-mtu 1500, no MSS clamp")
 		variants := []driver.Variant{shipped, mtu1500, shipped}
 		rs, err := l.BenchThroughput(context.Background(), variants, 1, 1, testLog{t, &strings.Builder{}})
 		if err != nil {
@@ -515,6 +611,17 @@ ssh-keygen -q -t ed25519 -N '' -f /run/impostor_key
 			if r.Mbps1 <= 0 || r.Mbps4 <= 0 {
 				t.Errorf("%s: no throughput measured (%.0f / %.0f Mbit/s)", r.Variant.Name, r.Mbps1, r.Mbps4)
 			}
+		}
+		// As shipped, OpenVPN's mssfix is off and the nft clamp alone keeps
+		// every outer packet whole; without it, tun-mtu 1500 fragments.
+		if len(rs) == 3 {
+			if rs[0].Fragments != 0 || rs[2].Fragments != 0 {
+				t.Errorf("as shipped (mssfix 0, nft clamp): %d and %d fragmented outer packets", rs[0].Fragments, rs[2].Fragments)
+			}
+			if rs[1].Fragments == 0 {
+				t.Errorf("%s: no fragment counted; does the counter count?", rs[1].Variant.Name)
+			}
+			t.Logf("fragmented outer packets: as shipped %d, %s %d, as shipped again %d", rs[0].Fragments, rs[1].Variant.Name, rs[1].Fragments, rs[2].Fragments)
 		}
 		if out, err := vpnA.Exec("ip", "-o", "link", "show", "vpn1194"); err != nil || !strings.Contains(out, "mtu 1300") {
 			t.Errorf("after the bench, a-vpn's tunnel is not back to the stack's MTU (1300): %v %s", err, out)

@@ -305,6 +305,8 @@ func outputs(infra *infrastructure) pulumi.Map {
 			"sites":           pulumi.ToStringArray(cl.Sites),
 			"port":            pulumi.Int(cl.Port),
 			"tunnelAddresses": pulumi.ToStringArray(cl.TunnelAddresses),
+			// Per site: offloaded or not, and why (OpenVPN's log line).
+			"dataChannelOffload": pulumi.StringMap{cl.Sites[0]: l.Offload[0], cl.Sites[1]: l.Offload[1]},
 		}
 		checks[l.Name] = l.CheckResults
 	}

@@ -222,7 +222,11 @@ func RenderConfig(t Tunnel) (string, error) {
 	w("secret %s %d", KeyPath(t.Name), t.KeyDirection)
 	w("cipher AES-256-CBC")
 	w("auth SHA256")
-	writeTail(w, t)
+	// Static mode is never offloaded (OpenVPN: "--data-ciphers-fallback with
+	// cipher 'AES-256-CBC' disables data channel offload"), so OpenVPN's
+	// mssfix always applies; it stays, and with it the configuration
+	// static tunnels already run (an unchanged file restarts nothing).
+	writeTail(w, t, fmt.Sprintf("mssfix %d", t.MTU))
 	return b.String(), nil
 }
 
@@ -270,7 +274,12 @@ func renderTLS(t Tunnel) string {
 	// Write to the tun device and the socket without polling first: the
 	// fastest variant of `scripts/lab bench` (+13% one stream, +17% four,
 	// no outer packet over 1500 bytes). 2.7 ignores it, saying so once.
-	writeTail(w, t, "fast-io")
+	//
+	// mssfix 0: offloaded (DCO), OpenVPN never sees the data packets and
+	// its mssfix is not applied; the nft clamp works on both data paths.
+	// Turning OpenVPN's own clamp off (its default is 1492 mtu) makes the
+	// clamped MSS the same whether an end is offloaded or not.
+	writeTail(w, t, "mssfix 0", "fast-io")
 	return b.String()
 }
 
@@ -289,9 +298,9 @@ func writeEndpoint(w func(string, ...any), t Tunnel) {
 	}
 }
 
-// writeTail writes what both modes share after their crypto, with extra
-// lines of a mode after mssfix.
-func writeTail(w func(string, ...any), t Tunnel, extra ...string) {
+// writeTail writes what both modes share after their crypto: mssfix is the
+// mode's mssfix line, extra lines of a mode follow it.
+func writeTail(w func(string, ...any), t Tunnel, mssfix string, extra ...string) {
 	// Detect a dead peer within a minute and re-establish; both ends ping.
 	w("keepalive 10 60")
 	// Keep the tun device, its routes and the key across restarts caused by
@@ -302,10 +311,12 @@ func writeTail(w func(string, ...any), t Tunnel, extra ...string) {
 	// MTU: the tunnel carries at most this much; with either mode's overhead
 	// (static: IV, HMAC, packet id, padding; TLS: AEAD tag, packet id,
 	// opcode/peer id; plus UDP/IP, under 100 bytes) the outer packets stay
-	// below 1500 and are never fragmented on the internet path. mssfix
-	// clamps TCP so the encapsulated UDP payload stays within the MTU.
+	// below 1500 and are never fragmented on the internet path.
 	w("tun-mtu %d", t.MTU)
-	w("mssfix %d", t.MTU)
+	// TCP MSS: the host's nft rule (MSSClampRules) clamps it to what the
+	// tunnel MTU allows, on every tunnel; see writeTail's callers for
+	// OpenVPN's own clamp.
+	w("%s", mssfix)
 	for _, line := range extra {
 		w("%s", line)
 	}
@@ -314,4 +325,139 @@ func writeTail(w func(string, ...any), t Tunnel, extra ...string) {
 	w("group %s", ServiceUser)
 	w("verb 3")
 	w("mute 20")
+}
+
+// NftTable is the nft table (family inet) that holds tunnel name's MSS
+// clamp: one table per tunnel, named for the project, so the setup and the
+// teardown replace or delete it whole and never touch anyone else's rules.
+func NftTable(name string) string { return "vpclink_" + strings.ReplaceAll(name, "-", "_") }
+
+// NftPath is the nft script of tunnel name's MSS clamp (MSSClampRules).
+func NftPath(name string) string { return ConfigDir + "/" + name + ".nft" }
+
+// ClampedMSS is the TCP MSS that fits a tunnel of MTU mtu: the MTU less
+// the IPv4 and TCP headers (20 + 20; IPv6: 40 + 20).
+func ClampedMSS(mtu int) (ipv4, ipv6 int) { return mtu - 40, mtu - 60 }
+
+// MSSClampRules renders the nft script that clamps the MSS of TCP SYNs
+// entering and leaving tunnel t's device to what the tunnel MTU allows.
+//
+// An explicit value (ClampedMSS), not `set rt mtu`: rt mtu is the MTU of
+// the route the packet takes, which is the tunnel's only for packets
+// entering it; a SYN leaving the tunnel would be clamped to the VPC
+// interface's MTU (9001 on AWS), i.e. not at all, and this end would
+// depend on the peer's clamp. The value is re-rendered with the MTU, so a
+// changed tunnelMtu changes the file and the setup reloads it. Only SYNs
+// whose MSS is larger are rewritten (a smaller one stays) and counted.
+//
+// The script is one nft transaction (nft -f applies it atomically): it
+// creates the table if missing, deletes it and creates it again, so
+// running it again converges whatever state the table was in.
+func MSSClampRules(t Tunnel) (string, error) {
+	if err := t.validate(); err != nil {
+		return "", err
+	}
+	table, dev := NftTable(t.Name), DeviceName(t.Port)
+	mss4, mss6 := ClampedMSS(t.MTU)
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# Managed by vpclink (Pulumi). Link %q: TCP MSS clamp for %s (tunnel MTU %d).", t.Name, dev, t.MTU)
+	w("table inet %s {}", table)
+	w("delete table inet %s", table)
+	w("table inet %s {", table)
+	w("\tchain forward {")
+	w("\t\ttype filter hook forward priority mangle; policy accept;")
+	for _, dir := range []string{"oifname", "iifname"} {
+		what := map[string]string{"oifname": "into", "iifname": "out of"}[dir]
+		w("\t\t%s %q meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size > %d counter tcp option maxseg size set %d comment %q",
+			dir, dev, mss4, mss4, "mss "+what+" the tunnel")
+		w("\t\t%s %q meta nfproto ipv6 tcp flags & (syn | rst) == syn tcp option maxseg size > %d counter tcp option maxseg size set %d comment %q",
+			dir, dev, mss6, mss6, "mss6 "+what+" the tunnel")
+	}
+	w("\t}")
+	w("}")
+	return b.String(), nil
+}
+
+// OpenVPN's log lines about data channel offload (DCO), as OpenVPN 2.6.14
+// and 2.7.8 print them at verb 3 (read from both binaries and seen in a
+// namespace on a kernel without the module). An offloaded end logs
+// DCOOpened; one that is not logs one line saying why, which contains
+// DCODisabledMarker (options are checked first, the kernel last, so a
+// missing module is only reported when no option disabled DCO).
+const (
+	// DCOOpened starts the line of an offloaded device ("DCO device vpn1194
+	// opened"); without offload OpenVPN says "TUN/TAP device vpn1194 opened".
+	DCOOpened = "DCO device "
+	// DCODisabledPattern matches every line that turns DCO off
+	// ("... disabling data channel offload.", "Note: --fragment disables
+	// data channel offload.", "... Disabling data channel offload").
+	DCODisabledPattern = `[Dd]isabl(es|ing) data channel offload`
+	// DCOKernelMissing26 and DCOKernelMissing27 are the reasons when the
+	// kernel lacks the module: 2.6 speaks to the out-of-tree ovpn-dco-v2
+	// module, 2.7 to Linux 6.16's ovpn.
+	DCOKernelMissing26 = "Note: Kernel support for ovpn-dco missing, disabling data channel offload."
+	DCOKernelMissing27 = "Note: Kernel support for ovpn interfaces missing, disabling data channel offload."
+)
+
+// dcoBlockers are configuration directives with which OpenVPN 2.6/2.7 turn
+// DCO off (their dco_check_option and dco_check_startup_option; the texts
+// in both binaries), each with the check that applies to its arguments.
+var dcoBlockers = map[string]func(args []string) bool{
+	"secret":                 func([]string) bool { return true }, // static mode: no TLS
+	"fragment":               func([]string) bool { return true },
+	"comp-lzo":               func([]string) bool { return true },
+	"compress":               func([]string) bool { return true },
+	"allow-compression":      func(a []string) bool { return len(a) == 0 || a[0] != "no" },
+	"socks-proxy":            func([]string) bool { return true },
+	"http-proxy":             func([]string) bool { return true },
+	"management-query-proxy": func([]string) bool { return true },
+	"disable-dco":            func([]string) bool { return true },
+	"data-ciphers-fallback":  func([]string) bool { return true },
+	"cipher":                 func(a []string) bool { return len(a) > 0 && !dcoCipher(a[0]) },
+	"dev-type":               func(a []string) bool { return len(a) == 0 || a[0] != "tun" },
+	"dev-node":               func([]string) bool { return true },
+	"data-ciphers": func(a []string) bool {
+		for _, c := range strings.Split(strings.Join(a, ":"), ":") {
+			if !dcoCipher(c) {
+				return true
+			}
+		}
+		return false
+	},
+}
+
+// dcoCipher reports whether ovpn-dco and ovpn implement data channel
+// cipher c.
+func dcoCipher(c string) bool {
+	switch strings.ToUpper(c) {
+	case "AES-128-GCM", "AES-192-GCM", "AES-256-GCM", "CHACHA20-POLY1305":
+		return true
+	}
+	return false
+}
+
+// DCOBlockers lists the lines of a rendered configuration with which
+// OpenVPN would not offload the data channel (nil: nothing in the
+// configuration stands in the way; the kernel may still lack the module).
+// A configuration without tls-client or tls-server is not offloaded either.
+func DCOBlockers(conf string) []string {
+	var found []string
+	tls := false
+	for _, line := range strings.Split(conf, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") || strings.HasPrefix(f[0], ";") {
+			continue
+		}
+		if f[0] == "tls-client" || f[0] == "tls-server" {
+			tls = true
+		}
+		if blocks, ok := dcoBlockers[f[0]]; ok && blocks(f[1:]) {
+			found = append(found, strings.TrimSpace(line))
+		}
+	}
+	if !tls {
+		found = append(found, "(neither tls-client nor tls-server)")
+	}
+	return found
 }

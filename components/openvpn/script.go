@@ -31,7 +31,11 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-var funcs = template.FuncMap{"q": shellQuote}
+var funcs = template.FuncMap{
+	"q":      shellQuote,
+	"pkg":    func(cmd, pkg string) map[string]string { return map[string]string{"Cmd": cmd, "Pkg": pkg} },
+	"isName": func(v any) bool { _, ok := v.(string); return ok },
+}
 
 // lockTemplate serialises vpclink scripts on one host: the setups of two
 // links on one VPN instance run concurrently and share the service account
@@ -41,26 +45,26 @@ exec 9>/run/lock/vpclink.lock
 flock -w 900 9 || { echo "vpclink: another vpclink setup holds /run/lock/vpclink.lock" >&2; exit 1; }
 {{end}}`
 
-// installTemplate installs a package (its name is the template's data) when
-// its command is missing: apt (Ubuntu, Debian) or dnf (Amazon Linux 2023),
+// installTemplate installs a package when its command is missing (the
+// template's data: a name that is both, or pkg "command" "package"): apt (Ubuntu, Debian) or dnf (Amazon Linux 2023),
 // with retries while cloud-init or unattended upgrades hold the lock. The
 // caller defines say and fail.
-const installTemplate = `{{define "install"}}if ! command -v {{.}} >/dev/null 2>&1; then
+const installTemplate = `{{define "install"}}{{$c := .}}{{$p := .}}{{if not (isName .)}}{{$c = .Cmd}}{{$p = .Pkg}}{{end}}if ! command -v {{$c}} >/dev/null 2>&1; then
   n=0
   if command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     until apt-get -o DPkg::Lock::Timeout=300 -qq update >/dev/null &&
-          apt-get -o DPkg::Lock::Timeout=300 -qq install -y {{.}} >/dev/null; do
-      n=$((n + 1)); [ "$n" -lt 5 ] || fail "apt-get could not install {{.}}"; sleep 10
+          apt-get -o DPkg::Lock::Timeout=300 -qq install -y {{$p}} >/dev/null; do
+      n=$((n + 1)); [ "$n" -lt 5 ] || fail "apt-get could not install {{$p}}"; sleep 10
     done
   elif command -v dnf >/dev/null 2>&1; then
-    until dnf -q -y install {{.}} >/dev/null; do
-      n=$((n + 1)); [ "$n" -lt 5 ] || fail "dnf could not install {{.}}"; sleep 10
+    until dnf -q -y install {{$p}} >/dev/null; do
+      n=$((n + 1)); [ "$n" -lt 5 ] || fail "dnf could not install {{$p}}"; sleep 10
     done
   else
-    fail "{{.}} is missing and neither apt-get nor dnf is available"
+    fail "{{$p}} is missing and neither apt-get nor dnf is available"
   fi
-  say "installed {{.}}"
+  say "installed {{$p}}"
 fi
 {{end}}`
 
@@ -82,6 +86,8 @@ LOCAL_IP={{q .LocalIP}}
 SYSCTL={{q .Sysctl}}
 FWD_BEFORE={{q .FwdState}}
 RUNDIR={{q .RunDir}}
+NFT_FILE={{q .NftFile}}
+NFT_TABLE={{q .NftTable}}
 say() { printf 'vpclink[%s]: %s\n' "$NAME" "$*"; }
 fail() { printf 'vpclink[%s]: error: %s\n' "$NAME" "$*" >&2; exit 1; }
 # Belt and braces: nothing that looks like key material leaves this host.
@@ -115,6 +121,20 @@ if command -v cloud-init >/dev/null 2>&1; then
 fi
 
 {{template "install" "openvpn"}}OVPN=$(command -v openvpn)
+{{template "install" (pkg "nft" "nftables")}}NFT=$(command -v nft)
+{{- if .TLS}}
+
+# Data channel offload where the kernel has it: OpenVPN 2.7 speaks to
+# Linux's ovpn (6.16 and later), 2.6 to the out-of-tree ovpn-dco-v2. Neither
+# loads it itself; without it (or in a container) OpenVPN says so and runs
+# the data channel in user space. Loaded again at every start of the unit.
+case "$("$OVPN" --version | head -n 1)" in
+  "OpenVPN 2.6."* | "OpenVPN 2.5."*) DCO_MODULE=ovpn-dco-v2 ;;
+  *) DCO_MODULE=ovpn ;;
+esac
+MODPROBE=$(command -v modprobe || true)
+if [ -n "$MODPROBE" ]; then "$MODPROBE" -q "$DCO_MODULE" 2>/dev/null || true; fi
+{{- end}}
 
 # OpenVPN drops to this account after start (Amazon Linux's package has it).
 if ! id -u {{.User}} >/dev/null 2>&1; then
@@ -141,6 +161,16 @@ install_file 644 "$CONF" <<'VPCLINK_CONF'
 {{.Config}}VPCLINK_CONF
 restart=$changed
 
+# TCP MSS clamp for SYNs entering and leaving the tunnel, in a table of its
+# own (replaced whole, atomically); reloaded when the file changed (a new
+# MTU) or the table is gone (a reboot without systemd, someone's flush).
+changed=0
+install_file 644 "$NFT_FILE" <<'VPCLINK_NFT'
+{{.Nft}}VPCLINK_NFT
+if [ "$changed" = 1 ] || ! "$NFT" list table inet "$NFT_TABLE" >/dev/null 2>&1; then
+  "$NFT" -f "$NFT_FILE" || fail "nft could not load the MSS clamp $NFT_FILE"
+fi
+
 # Remember the forwarding setting from before the first vpclink tunnel, so
 # that the last teardown restores it (an older vpclink that recorded nothing
 # left its sysctl file: it had found forwarding off).
@@ -166,6 +196,8 @@ Wants=network-online.target
 
 [Service]
 Type=simple
+ExecStartPre=-$NFT -f $NFT_FILE{{if .TLS}}
+$([ -z "$MODPROBE" ] || echo "ExecStartPre=-$MODPROBE -q $DCO_MODULE"){{end}}
 ExecStart=$OVPN --suppress-timestamps --config $CONF
 Restart=always
 RestartSec=5
@@ -177,6 +209,8 @@ VPCLINK_UNIT
   systemctl enable -q "$UNIT"
   if [ "$restart" = 1 ] || ! systemctl is-active -q "$UNIT"; then systemctl restart "$UNIT"; fi
   logs() { journalctl -u "$UNIT" -n 40 --no-pager 2>&1; }
+  # This start's lines only.
+  run_log() { journalctl -q -o cat --no-pager _SYSTEMD_INVOCATION_ID="$(systemctl show -p InvocationID --value "$UNIT")" 2>/dev/null; }
 else
   # No systemd (a container, the local lab): run the daemon directly.
   mkdir -p "$RUNDIR"
@@ -190,12 +224,34 @@ else
     "$OVPN" --daemon "vpclink-$NAME" --writepid "$PID" --log-append "$RUNDIR/$NAME.log" --config "$CONF" 9>&-
   fi
   logs() { tail -n 40 "$RUNDIR/$NAME.log" 2>&1; }
+  # The log is appended to; each start logs one offload line, the last
+  # one is this daemon's.
+  run_log() { sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} //' "$RUNDIR/$NAME.log" 2>/dev/null; }
 fi
+
+# Whether this end's data channel is offloaded, in OpenVPN's own words: it
+# logs "DCO device DEV opened", or one line on why not ("Note: Kernel
+# support for ovpn-dco missing, disabling data channel offload.").
+offload() {
+  local line=
+  for _ in $(seq 1 10); do
+    line=$(run_log | grep -E 'DCO device .* opened|{{.DCODisabled}}' | tail -n 1 || true)
+    [ -z "$line" ] || break
+    sleep 0.2
+  done
+  case "$line" in
+    "DCO device "*) echo "yes ($line)" ;;
+    "") echo "unknown (OpenVPN's log says nothing about it)" ;;
+    *) echo "no ($line)" ;;
+  esac
+}
 
 for _ in $(seq 1 {{.Wait}}); do
   if ip link show dev "$DEV" up 2>/dev/null | grep -q . &&
      ip -o -4 addr show dev "$DEV" 2>/dev/null | grep -qF "inet $LOCAL_IP "; then
     say "tunnel $DEV up ($LOCAL_IP <-> {{.RemoteIP}}), remote {{.Remote}}:{{.Port}}, {{.Mode}} mode, $("$OVPN" --version | head -n 1 | cut -d ' ' -f 1-2), ip_forward=$(sysctl -n net.ipv4.ip_forward)"
+    say "{{.OffloadPrefix}}$(offload)"
+    say "TCP MSS clamp: nft table inet $NFT_TABLE, MSS {{.MSS}} into and out of $DEV"
     exit 0
   fi
   sleep 1
@@ -214,6 +270,11 @@ func SetupScript(t Tunnel) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	nft, err := MSSClampRules(t)
+	if err != nil {
+		return "", err
+	}
+	mss, _ := ClampedMSS(t.MTU)
 	var b strings.Builder
 	err = setupTemplate.Execute(&b, map[string]any{
 		"Name": t.Name, "Conf": ConfigPath(t.Name), "Key": KeyPath(t.Name), "Unit": ServiceName(t.Name),
@@ -221,9 +282,26 @@ func SetupScript(t Tunnel) (string, error) {
 		"Remote": t.RemoteAddress, "Port": t.Port, "Sysctl": SysctlPath, "RunDir": RunDir,
 		"User": ServiceUser, "Config": conf, "Wait": TunnelWaitSeconds, "Dir": ConfigDir,
 		"Mode": t.mode(), "TLS": t.mode() == ModeTLS, "Cert": CertPath(t.Name), "CertKey": CertKeyPath(t.Name),
-		"FwdState": ForwardStatePath,
+		"FwdState": ForwardStatePath, "NftFile": NftPath(t.Name), "NftTable": NftTable(t.Name), "Nft": nft,
+		"MSS": mss, "DCODisabled": DCODisabledPattern, "OffloadPrefix": OffloadPrefix,
 	})
 	return b.String(), err
+}
+
+// OffloadPrefix starts the setup's line on data channel offload (after
+// "vpclink[NAME]: ").
+const OffloadPrefix = "data channel offload: "
+
+// OffloadReport returns what a setup's output says about data channel
+// offload ("yes (DCO device vpn1194 opened)", "no (Note: ...)"), or ""
+// when it says nothing (an older setup, or a preview).
+func OffloadReport(setupOutput string) string {
+	for _, line := range strings.Split(setupOutput, "\n") {
+		if _, after, ok := strings.Cut(line, "]: "+OffloadPrefix); ok && strings.HasPrefix(line, "vpclink[") {
+			return after
+		}
+	}
+	return ""
 }
 
 var teardownTemplate = newTemplate("teardown", `# vpclink: remove OpenVPN tunnel {{.Name}}. Safe to run when nothing is installed.
@@ -244,7 +322,8 @@ else
   fi
   rm -f "$PID" {{q .RunDir}}/"$NAME.log"
 fi
-rm -f {{q .Conf}} {{q .Key}}
+rm -f {{q .Conf}} {{q .Key}} {{q .NftFile}}
+if command -v nft >/dev/null 2>&1; then nft delete table inet {{q .NftTable}} 2>/dev/null; fi
 # The last tunnel on the host: forwarding goes back to what it was before
 # the first one. The TLS certificate and key belong to the identity step.
 if ! ls {{q .Dir}}/*.conf >/dev/null 2>&1; then
@@ -273,6 +352,7 @@ func TeardownScript(t Tunnel) (string, error) {
 	err := teardownTemplate.Execute(&b, map[string]any{
 		"Name": t.Name, "Unit": ServiceName(t.Name), "Conf": ConfigPath(t.Name), "Key": KeyPath(t.Name),
 		"Sysctl": SysctlPath, "RunDir": RunDir, "Dir": ConfigDir, "FwdState": ForwardStatePath,
+		"NftFile": NftPath(t.Name), "NftTable": NftTable(t.Name),
 	})
 	return b.String(), err
 }

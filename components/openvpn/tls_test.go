@@ -149,7 +149,7 @@ func TestRenderTLSConfig(t *testing.T) {
 			tu.Port = 1196
 			tu.MTU = 1280
 		}, map[string]string{
-			"dev": "vpn1196", "port": "1196", "remote": "203.0.113.7 1196", "tun-mtu": "1280", "mssfix": "1280",
+			"dev": "vpn1196", "port": "1196", "remote": "203.0.113.7 1196", "tun-mtu": "1280",
 			"cert": "/etc/openvpn/vpclink/east-central.tls.crt", "key": "/etc/openvpn/vpclink/east-central.tls.key",
 			"tls-crypt": "/etc/openvpn/vpclink/east-central.key",
 		}, nil},
@@ -170,7 +170,7 @@ func TestRenderTLSConfig(t *testing.T) {
 				"cert": CertPath(tu.Name), "key": CertKeyPath(tu.Name), "tls-crypt": KeyPath(tu.Name),
 				"tls-version-min": "1.3", "data-ciphers": "AES-256-GCM:CHACHA20-POLY1305",
 				"keepalive": "10 60", "persist-tun": "", "persist-key": "",
-				"tun-mtu": fmt.Sprint(tu.MTU), "mssfix": fmt.Sprint(tu.MTU),
+				"tun-mtu": fmt.Sprint(tu.MTU), "mssfix": "0", // the nft clamp does it (MSSClampRules)
 				"user": ServiceUser, "group": ServiceUser, "verb": "3",
 			}
 			for k, v := range tc.want {
@@ -199,6 +199,10 @@ func TestRenderTLSConfig(t *testing.T) {
 				if !strings.Contains(c, "GCM") && !strings.Contains(c, "POLY1305") {
 					t.Errorf("non-AEAD data cipher %q", c)
 				}
+			}
+			// Nothing in it keeps OpenVPN 2.6/2.7 from offloading the data channel.
+			if b := DCOBlockers(conf); len(b) != 0 {
+				t.Errorf("TLS config disables data channel offload with %q", b)
 			}
 			// Both ends of a link name the same tls-crypt file (no direction).
 			if args := d["tls-crypt"]; len(args) == 1 && len(args[0]) != 1 {

@@ -218,9 +218,16 @@ func TestTunnelNamespaces(t *testing.T) {
 
 	// Static mode.
 	t0 := time.Now()
-	both(func(i int) { e.setup(i, e.tunnel(i, ModeStatic, "", 0)) })
+	var out [2]string
+	both(func(i int) { out[i] = e.setup(i, e.tunnel(i, ModeStatic, "", 0)) })
 	setupDone := time.Since(t0)
 	reply := e.firstReply(0).Sub(t0)
+	// Static mode is never offloaded, and the setup says why in OpenVPN's words.
+	for i := range e.hosts {
+		if !strings.Contains(out[i], "data channel offload: no (Note: --data-ciphers-fallback with cipher 'AES-256-CBC' disables data channel offload.)") {
+			t.Errorf("%s: static setup output: %q", e.hosts[i].name, out[i])
+		}
+	}
 	t.Logf("static: both setups %v, first reply %v after the setups started (%v after they finished)", setupDone.Round(time.Millisecond), reply.Round(time.Millisecond), (reply - setupDone).Round(time.Millisecond))
 	if got := e.pings(1, 3, "0.2"); got != 3 {
 		t.Errorf("static: b -> a: %d of 3 pings answered", got)
@@ -252,8 +259,28 @@ func TestTunnelNamespaces(t *testing.T) {
 	}
 	logOff := [2]int{len(e.log(0)), len(e.log(1))}
 	t1 := time.Now()
-	both(func(i int) { e.setup(i, e.tunnel(i, ModeTLS, fp[1-i], 10)) })
+	both(func(i int) { out[i] = e.setup(i, e.tunnel(i, ModeTLS, fp[1-i], 10)) })
 	setupDone = time.Since(t1)
+	// TLS mode: the only reason not to offload is the kernel's (this
+	// machine has no ovpn module), never an option of ours.
+	for i, h := range e.hosts {
+		m := regexp.MustCompile(`data channel offload: (yes|no) \((.*)\)`).FindStringSubmatch(out[i])
+		switch {
+		case m == nil:
+			t.Errorf("%s: no offload report in %q", h.name, out[i])
+		case m[1] == "no" && m[2] != DCOKernelMissing26 && !strings.HasPrefix(m[2], DCOKernelMissing27):
+			t.Errorf("%s: not offloaded for a reason other than the kernel's: %s", h.name, m[2])
+		default:
+			t.Logf("%s: data channel offload: %s (%s)", h.name, m[1], m[2])
+		}
+		// The MSS clamp: MTU 1400 allows 1360, both ways through vpn1194.
+		rules := h.must("nft list table inet " + NftTable(testLink))
+		for _, want := range []string{`oifname "vpn1194"`, `iifname "vpn1194"`, "maxseg size set 1360"} {
+			if !strings.Contains(rules, want) {
+				t.Errorf("%s: clamp lacks %q:\n%s", h.name, want, rules)
+			}
+		}
+	}
 	reply = e.firstReply(0).Sub(t1)
 	t.Logf("tls: both identities %v, both setups %v, first reply %v after the setups started (%v after they finished, %v after the identities started)",
 		idDone.Round(time.Millisecond), setupDone.Round(time.Millisecond), reply.Round(time.Millisecond), (reply - setupDone).Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
@@ -271,6 +298,9 @@ func TestTunnelNamespaces(t *testing.T) {
 	state := func() string {
 		return e.hosts[0].must("cat " + RunDir + "/" + testLink + ".pid; stat -c '%n %a %Y' " + ConfigPath(testLink) + " " + KeyPath(testLink) + " " + CertPath(testLink) + " " + CertKeyPath(testLink))
 	}
+	state = func(f func() string) func() string {
+		return func() string { return f() + e.hosts[0].must("nft list table inet "+NftTable(testLink)) }
+	}(state)
 	before := state()
 	if out := e.setup(0, e.tunnel(0, ModeTLS, fp[1], 10)); !strings.Contains(out, "tls mode") {
 		t.Errorf("setup output: %q", out)
@@ -293,6 +323,18 @@ func TestTunnelNamespaces(t *testing.T) {
 	}
 	if n-got > 2 {
 		t.Errorf("%d of %d pings lost during renegotiation", n-got, n)
+	}
+
+	// A changed MTU updates the clamp (and nothing else is left of the old
+	// one); back to 1400 for what follows.
+	for _, mtu := range []int{1300, 1400} {
+		tu := e.tunnel(0, ModeTLS, fp[1], 10)
+		tu.MTU = mtu
+		e.setup(0, tu)
+		rules := e.hosts[0].must("nft list ruleset")
+		if want := fmt.Sprintf("maxseg size set %d", mtu-40); !strings.Contains(rules, want) || strings.Count(rules, "table inet "+NftTable(testLink)) != 1 || strings.Count(rules, "maxseg size set") != 4 {
+			t.Errorf("MTU %d: want one table with %q:\n%s", mtu, want, rules)
+		}
 	}
 
 	// A peer with another certificate is refused (b gets a new identity,
@@ -361,7 +403,7 @@ func TestTunnelNamespaces(t *testing.T) {
 		}
 	})
 	for i, h := range e.hosts {
-		left := h.must("ls -A " + ConfigDir + " " + SysctlPath + " " + RunDir + "/" + testLink + ".pid 2>/dev/null; ip -o link show " + DeviceName(1194) + " 2>/dev/null; true")
+		left := h.must("ls -A " + ConfigDir + " " + SysctlPath + " " + RunDir + "/" + testLink + ".pid 2>/dev/null; ip -o link show " + DeviceName(1194) + " 2>/dev/null; nft list tables | grep vpclink; true")
 		if strings.TrimSpace(left) != "" {
 			t.Errorf("%s: left after teardown: %q", h.name, left)
 		}

@@ -86,6 +86,9 @@ type Link struct {
 	Fingerprints [2]pulumi.StringOutput
 	// Setups are the remote commands that configure the two ends.
 	Setups [2]*remote.Command
+	// Offload says per end whether OpenVPN offloads the data channel and,
+	// if not, why, in OpenVPN's words (from the setup's output; not secret).
+	Offload [2]pulumi.StringOutput
 	// Checks are the post-deploy pings from each end to the other (nil when
 	// skipped); CheckResults holds their summary lines.
 	Checks       [2]*remote.Command
@@ -338,7 +341,12 @@ func (link *Link) setup(ctx *pulumi.Context, a LinkArgs, i int, parent pulumi.Re
 		// The EIP moves to a replacement: tear down before setting up again.
 		pulumi.DeleteBeforeReplace(true),
 		deletedWith(site.vpnInstance))
-	return err
+	if err != nil {
+		return err
+	}
+	// Only the offload line leaves the secret output.
+	link.Offload[i] = pulumi.Unsecret(link.Setups[i].Stdout.ApplyT(openvpn.OffloadReport)).(pulumi.StringOutput)
+	return nil
 }
 
 // checks registers the post-deploy pings from each end (unless skipped),

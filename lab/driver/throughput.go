@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/checks"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/world"
 )
@@ -27,10 +28,14 @@ type Variant struct {
 	// Control is 1 or 2 on the two variants that measure the shipped
 	// configuration as it is: what separates them is the bench's noise.
 	Control int
+	// NoClamp removes the setup's TCP MSS clamp (its nft table) on both
+	// VPN instances for the variant; the next restart of the unit
+	// (ExecStartPre) brings it back.
+	NoClamp bool
 }
 
 // tuned says whether the variant changes the configuration the setup wrote.
-func (v Variant) tuned() bool { return len(v.Extra)+len(v.Drop) > 0 }
+func (v Variant) tuned() bool { return len(v.Extra)+len(v.Drop) > 0 || v.NoClamp }
 
 // Label is the variant's name in the table.
 func (v Variant) Label() string {
@@ -53,7 +58,8 @@ var Variants = []Variant{
 	// The shipped configuration has fast-io; the bench keeps checking it.
 	{Name: "tls without fast-io", Mode: "tls", Drop: []string{"fast-io"}},
 	{Name: "tls + CHACHA20-POLY1305 first", Mode: "tls", Extra: []string{"data-ciphers CHACHA20-POLY1305:AES-256-GCM"}},
-	{Name: "tls + tun-mtu 1500, no mssfix", Mode: "tls", Extra: []string{"tun-mtu 1500", "mssfix 0"}},
+	{Name: "tls + tun-mtu 1500, no MSS clamp", Mode: "tls", Extra: []string{"tun-mtu 1500", "mssfix 0"}, NoClamp: true},
+	{Name: "tls, no MSS clamp (path MTU discovery only)", Mode: "tls", NoClamp: true},
 	{Name: "tls + tun-mtu 1300", Mode: "tls", Extra: []string{"tun-mtu 1300", "mssfix 1300"}},
 	{Name: "tls, as shipped", Mode: "tls", Control: 2},
 }
@@ -170,7 +176,7 @@ func (l *Lab) BenchThroughput(ctx context.Context, variants []Variant, runs, sec
 	tuned := false
 	defer func() {
 		if tuned {
-			if rerr := switchTunnel(k, nil, nil); rerr != nil && err == nil {
+			if rerr := switchTunnel(k, nil, nil, false); rerr != nil && err == nil {
 				err = fmt.Errorf("restoring the shipped configuration: %w", rerr)
 			}
 		}
@@ -187,7 +193,7 @@ func (l *Lab) BenchThroughput(ctx context.Context, variants []Variant, runs, sec
 			// The setup rewrites the configuration on a change of mode, and
 			// switchTunnel's copy of the shipped one would be stale.
 			if tuned {
-				if err := switchTunnel(k, nil, nil); err != nil {
+				if err := switchTunnel(k, nil, nil, false); err != nil {
 					return out, fmt.Errorf("restoring the shipped configuration: %w", err)
 				}
 				tuned = false
@@ -203,7 +209,7 @@ func (l *Lab) BenchThroughput(ctx context.Context, variants []Variant, runs, sec
 		}
 		if !v.Raw {
 			tuned = true // until the switch is known to have finished
-			if err := switchTunnel(k, v.Extra, v.Drop); err != nil {
+			if err := switchTunnel(k, v.Extra, v.Drop, v.NoClamp); err != nil {
 				return out, fmt.Errorf("%s: %w", v.Label(), err)
 			}
 			tuned = v.tuned()
@@ -233,10 +239,11 @@ const tunnelReady = 2 * time.Minute
 
 // switchTunnel appends extra lines to both ends' configuration of link k
 // and removes drop lines, which must be there (both nil: back to the
-// configuration the setup wrote, kept aside the first time), restarts both units, and returns only when the tunnel carries
+// configuration the setup wrote, kept aside the first time), removes the
+// MSS clamp when noClamp (a restart brings it back), restarts both units, and returns only when the tunnel carries
 // pings in both directions, so that what runs next measures the variant
 // and not its start. Each end's unit must have restarted (a new main PID).
-func switchTunnel(k checks.Link, extra, drop []string) error {
+func switchTunnel(k checks.Link, extra, drop []string, noClamp bool) error {
 	conf := "/etc/openvpn/vpclink/" + k.Name + ".conf"
 	unit := "vpclink-" + k.Name + ".service"
 	orig := "/run/vpclab-bench." + k.Name + ".conf"
@@ -261,11 +268,14 @@ cp %[1]s %[2]s
 systemctl restart %[1]s
 for i in $(seq 100); do
   now=$(systemctl show -p MainPID --value %[1]s)
-  [ "$now" != 0 ] && [ "$now" != "$before" ] && systemctl is-active -q %[1]s && exit 0
+  [ "$now" != 0 ] && [ "$now" != "$before" ] && systemctl is-active -q %[1]s && break
+  [ "$i" != 100 ] || { echo "%[1]s did not restart" >&2; exit 1; }
   sleep 0.1
 done
-echo "%[1]s did not restart" >&2; exit 1
 `, unit)
+		if noClamp {
+			script += "nft delete table inet " + openvpn.NftTable(k.Name) + "\n"
+		}
 		if o, err := h.Exec("bash", "-c", script); err != nil {
 			return fmt.Errorf("%s: %v %s", h.Name, err, o)
 		}

@@ -61,6 +61,9 @@ const recipeVersion = "vpclink-lab-image-v1"
 var BasePackages = []string{
 	"systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "iputils-ping",
 	"traceroute", "cloud-init", "sudo", "python3-cffi-backend", "iperf3", "procps",
+	// The setup clamps TCP MSS with nft; it installs nftables when missing,
+	// baked in here so that no lab up waits for apt.
+	"nftables",
 }
 
 // MaskedUnits are linked to /dev/null in every image: pointless or slow in a
