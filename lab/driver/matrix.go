@@ -638,6 +638,16 @@ type Preview struct {
 }
 
 // ParsePreview reads the output of `pulumi preview --json`.
+// urnParts is a URN's name and its resource type (the last type of its
+// parent chain).
+func urnParts(urn string) (name, typ string) {
+	i := strings.LastIndex(urn, "::")
+	types := urn[:i]
+	typ = types[strings.LastIndex(types, "::")+2:]
+	typ = typ[strings.LastIndex(typ, "$")+1:]
+	return urn[i+2:], typ
+}
+
 func ParsePreview(out []byte) (Preview, error) {
 	p := Preview{Ops: map[string]string{}}
 	var doc struct {
@@ -662,8 +672,22 @@ func ParsePreview(out []byte) (Preview, error) {
 			p.Error += d.Message + "\n"
 		}
 	}
+	// A resource is named by its URN's last part; where two resources of
+	// different types share it (a subnet and its route table
+	// association), each also by its type.
+	names := map[string]map[string]bool{}
 	for _, s := range doc.Steps {
-		name := s.URN[strings.LastIndex(s.URN, "::")+2:]
+		name, typ := urnParts(s.URN)
+		if names[name] == nil {
+			names[name] = map[string]bool{}
+		}
+		names[name][typ] = true
+	}
+	for _, s := range doc.Steps {
+		name, typ := urnParts(s.URN)
+		if len(names[name]) > 1 {
+			name += " (" + typ[strings.LastIndex(typ, ":")+1:] + ")"
+		}
 		op := s.Op
 		switch op {
 		case "same", "read", "refresh":

@@ -26,10 +26,11 @@ const previewReplace = `{
     {"op": "delete", "urn": "urn:pulumi:dev::vpclink::vpclink:index:Site$aws:ec2/instance:Instance::b-terminal"},
     {"op": "delete", "urn": "urn:pulumi:dev::vpclink::vpclink:index:Site$aws:ec2/eip:Eip::b-terminal-eip"},
     {"op": "delete-replaced", "urn": "urn:pulumi:dev::vpclink::vpclink:index:Site$aws:ec2/instance:Instance::a-vpn"},
-    {"op": "delete-replaced", "urn": "urn:pulumi:dev::vpclink::vpclink:index:Site$aws:ec2/subnet:Subnet::a-vpn-subnet"}
+    {"op": "delete-replaced", "urn": "urn:pulumi:dev::vpclink::vpclink:index:Site$aws:ec2/subnet:Subnet::a-vpn-subnet"},
+    {"op": "replace", "urn": "urn:pulumi:dev::vpclink::vpclink:index:Site$aws:ec2/routeTableAssociation:RouteTableAssociation::a-vpn-subnet"}
   ],
   "duration": 3000000000,
-  "changeSummary": {"same": 60, "replace": 2, "update": 2, "create": 1, "delete": 2}
+  "changeSummary": {"same": 60, "replace": 3, "update": 2, "create": 1, "delete": 2}
 }`
 
 // A refused configuration as `pulumi preview --json` reports it (seen in
@@ -48,7 +49,8 @@ func TestParsePreview(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(p.Replaced, ","); got != "a-vpn,a-vpn-subnet" {
+	// The subnet and its association share a name: both count.
+	if got := strings.Join(p.Replaced, ","); got != "a-vpn,a-vpn-subnet (RouteTableAssociation),a-vpn-subnet (Subnet)" {
 		t.Errorf("replaced %q", got)
 	}
 	if p.Updated != 2 || p.Created != 1 || p.Deleted != 2 || p.Error != "" {
