@@ -279,6 +279,7 @@ func outputs(infra *infrastructure) pulumi.Map {
 			"region":                pulumi.String(s.Region),
 			"vpcId":                 s.VpcID,
 			"vpcCidr":               pulumi.String(s.VpcCidr),
+			"availabilityZone":      s.AvailabilityZone,
 			"routeTableId":          s.RouteTableID,
 			"vpnInstanceId":         s.VpnInstanceID,
 			"vpnNetworkInterfaceId": s.VpnNetworkInterfaceID,

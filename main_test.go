@@ -1020,6 +1020,10 @@ func assertSSHCommands(t *testing.T, res *result, prefix string) {
 	}
 	for name, v := range sites {
 		m, _ := v.(map[string]any)
+		// The zone the program chose (a newcomer looked for it).
+		if got, want := fmt.Sprint(m["availabilityZone"]), in(res.mon.Find(tSubnet, name+"-vpn-subnet"), "availabilityZone"); got != want || got == "" {
+			t.Errorf("sites.%s.availabilityZone = %q, want the subnets' %q", name, got, want)
+		}
 		for _, k := range []string{"sshVpn", "sshTerminal"} {
 			ip := m[map[string]string{"sshVpn": "vpnPublicIp", "sshTerminal": "terminalPublicIp"}[k]]
 			if got, want := fmt.Sprint(m[k]), prefix+fmt.Sprint(ip); got != want {

@@ -136,6 +136,9 @@ type Site struct {
 
 	// VpcID is the VPC's id.
 	VpcID pulumi.StringOutput `pulumi:"vpcId"`
+	// AvailabilityZone is the zone both subnets are in, e.g. "eu-west-1a"
+	// (see SiteArgs.AvailabilityZone for how it is chosen).
+	AvailabilityZone pulumi.StringOutput `pulumi:"availabilityZone"`
 	// RouteTableID is the one route table both subnets use.
 	RouteTableID pulumi.StringOutput `pulumi:"routeTableId"`
 	// VpnInstanceID is the VPN instance's id.
@@ -379,6 +382,7 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 	}
 
 	site.VpcID = network.vpc.ID().ToStringOutput()
+	site.AvailabilityZone = network.vpnSubnet.AvailabilityZone
 	site.RouteTableID = network.routeTable.ID().ToStringOutput()
 	site.VpnSecurityGroupID = groups.vpn.ID().ToStringOutput()
 	site.TerminalSecurityGroupID = groups.terminal.ID().ToStringOutput()
@@ -386,6 +390,7 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 	if err := ctx.RegisterResourceOutputs(site, pulumi.Map{
 		"vpcId":                   site.VpcID,
 		"vpcCidr":                 pulumi.String(site.VpcCidr),
+		"availabilityZone":        site.AvailabilityZone,
 		"routeTableId":            site.RouteTableID,
 		"vpnInstanceId":           site.VpnInstanceID,
 		"vpnNetworkInterfaceId":   site.VpnNetworkInterfaceID,
