@@ -18,7 +18,6 @@ package vpclink
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
@@ -753,10 +752,10 @@ func siteZone(ctx *pulumi.Context, region, pinned, instanceType string, prov pul
 			z.offered = append(z.offered, n)
 		}
 	}
-	sort.Strings(z.offered)
+	slices.Sort(z.offered)
 	switch {
 	case z.pinned && !available[pinned]:
-		return z, fmt.Errorf("is not an available zone of %s (available: %s)", region, orNone(sorted(azs.Names)))
+		return z, fmt.Errorf("is not an available zone of %s (available: %s)", region, orNone(slices.Sorted(slices.Values(azs.Names))))
 	case z.pinned && !slices.Contains(z.offered, pinned):
 		return z, fmt.Errorf("does not offer instance type %s (zones of %s that do: %s)", instanceType, region, orNone(z.offered))
 	case len(z.offered) == 0:
@@ -780,12 +779,6 @@ func (z zoneChoice) offering(subnet *ec2.Subnet, instanceType string) pulumi.Str
 		return "", fmt.Errorf("instance type %s is not offered in %s, the zone of subnet %s (zones of %s that offer it: %s): choose another type, or pin availabilityZone to one of those zones (this replaces the subnets and instances)",
 			instanceType, zone, id, z.region, orNone(z.offered))
 	}).(pulumi.StringOutput)
-}
-
-func sorted(s []string) []string {
-	s = slices.Clone(s)
-	sort.Strings(s)
-	return s
 }
 
 func orNone(s []string) string {
