@@ -198,6 +198,7 @@ func createInfrastructure(ctx *pulumi.Context, cfg topology.Config) (*infrastruc
 			SSHPublicKey:       infra.sshPublicKey,
 			SSHAllowedCIDRs:    cfg.SSHAllowedCIDRs,
 			Tags:               map[string]string{"pulumi:stack": ctx.Stack()},
+			SummaryCidr:        cfg.SummaryCidr,
 		}, pulumi.Providers(infra.random))
 		if err != nil {
 			return nil, fmt.Errorf("configuration refused by region %s; no AWS resource was created, changed or deleted:\n%w", s.Region, siteInputError(cfg, i, err))
@@ -211,8 +212,20 @@ func createInfrastructure(ctx *pulumi.Context, cfg topology.Config) (*infrastruc
 		}
 	}
 
+	routes := cfg.Routes()
 	for i, l := range cfg.Links {
+		// With a hub, a spoke's link to it also carries the VPCs the spoke
+		// reaches through the hub.
+		var transit [2][]*vpclink.Site
+		for e, s := range l.Sites {
+			for _, r := range routes[s] {
+				if r.Link == i && !r.Direct {
+					transit[e] = append(transit[e], byName[r.Site])
+				}
+			}
+		}
 		link, err := vpclink.NewLink(ctx, l.Name, &vpclink.LinkArgs{
+			Transit:         transit,
 			Mode:            openvpn.Mode(cfg.LinkMode(i)),
 			Sites:           [2]*vpclink.Site{byName[l.Sites[0]], byName[l.Sites[1]]},
 			Port:            l.Port,

@@ -402,6 +402,10 @@ func checkInvariants(t *testing.T, res *result, sites []site, sshCIDRs []string)
 		for _, p := range peers[s.name] {
 			want[p.vpc] = vpnENI[s.name]
 		}
+		if summary := res.config.SummaryCidr; summary != "" {
+			// One route covers every VPC.
+			want = map[string]string{"0.0.0.0/0": want["0.0.0.0/0"], summary: vpnENI[s.name]}
+		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("site %s: routes %v, want %v", s.name, got, want)
 		}
@@ -429,12 +433,19 @@ func checkInvariants(t *testing.T, res *result, sites []site, sshCIDRs []string)
 			if role == "vpn" {
 				want = append(want, "-1 - from "+s.vpc)
 				for _, p := range peers[s.name] {
-					want = append(want, fmt.Sprintf("udp %d-%d from %s/32", p.port, p.port, vpnEIP[p.name]))
+					if !p.transit {
+						want = append(want, fmt.Sprintf("udp %d-%d from %s/32", p.port, p.port, vpnEIP[p.name]))
+					}
 				}
 			} else if s.terminal {
 				want = append(want, "icmp -1--1 from "+s.vpc)
 				for _, p := range peers[s.name] {
-					want = append(want, "icmp -1--1 from "+p.vpc, "udp 33434-33534 from "+p.vpc)
+					if res.config.SummaryCidr == "" {
+						want = append(want, "icmp -1--1 from "+p.vpc, "udp 33434-33534 from "+p.vpc)
+					}
+				}
+				if summary := res.config.SummaryCidr; summary != "" {
+					want = append(want, "icmp -1--1 from "+summary, "udp 33434-33534 from "+summary)
 				}
 			} else {
 				want = append(want, "icmp -1--1 from "+s.vpc)
@@ -456,6 +467,7 @@ func checkInvariants(t *testing.T, res *result, sites []site, sshCIDRs []string)
 
 	checkSetups(t, res, sites)
 	checkWiring(t, res, sites, vpnEIP)
+	checkForwarding(t, res, sites, peers)
 	checkNoSecretLeaks(t, res)
 }
 
@@ -656,10 +668,16 @@ func pingTarget(t *testing.T, create string) (src, dst string) {
 type peer struct {
 	name, vpc string
 	port      int
+	// transit: reached through this link's peer (a hub), not the peer
+	// itself; link names the link.
+	transit bool
+	link    string
 }
 
-// linkedPeers reads each site's peers and ports from the setup commands'
-// rendered configurations.
+// linkedPeers reads, from the setup commands' OpenVPN configurations, what
+// each site sends into which tunnel: per route line, the site whose VPC it
+// is, the port, and whether it is the peer (the first route line) or a site
+// reached through the peer.
 func linkedPeers(t *testing.T, mon *mockaws.Monitor, sites []site) map[string][]peer {
 	t.Helper()
 	byVpc := map[string]site{}
@@ -675,25 +693,27 @@ func linkedPeers(t *testing.T, mon *mockaws.Monitor, sites []site) map[string][]
 			continue
 		}
 		conf := configOf(t, cmd)
-		m := routeLine.FindStringSubmatch(conf)
+		ms := routeLine.FindAllStringSubmatch(conf, -1)
 		pm := portLine.FindStringSubmatch(conf)
-		if m == nil || pm == nil {
+		if ms == nil || pm == nil {
 			t.Fatalf("%s: config without route or port:\n%s", cmd.Name, conf)
 		}
-		var bits int
-		for _, part := range strings.Split(m[2], ".") {
-			var n int
-			fmt.Sscan(part, &n)
-			for ; n > 0; n = (n << 1) & 0xff {
-				bits++
-			}
-		}
-		p := byVpc[fmt.Sprintf("%s/%d", m[1], bits)]
 		var port int
 		fmt.Sscan(pm[1], &port)
-		for _, s := range sites {
-			if strings.HasSuffix(name, "-"+s.name) {
-				out[s.name] = append(out[s.name], peer{p.name, p.vpc, port})
+		for n, m := range ms {
+			var bits int
+			for _, part := range strings.Split(m[2], ".") {
+				var n int
+				fmt.Sscan(part, &n)
+				for ; n > 0; n = (n << 1) & 0xff {
+					bits++
+				}
+			}
+			p := byVpc[fmt.Sprintf("%s/%d", m[1], bits)]
+			for _, s := range sites {
+				if link, ok := strings.CutSuffix(name, "-"+s.name); ok {
+					out[s.name] = append(out[s.name], peer{p.name, p.vpc, port, n > 0, link})
+				}
 			}
 		}
 	}
@@ -868,7 +888,9 @@ func mirror(conf string, swap bool) string {
 			continue // the server's only
 		case strings.HasPrefix(l, "# This end's certificate: "):
 			continue // each end's own
-		case len(f) >= 1 && (f[0] == "remote" || f[0] == "route" || f[0] == "peer-fingerprint"):
+		case len(f) >= 1 && f[0] == "route":
+			continue // each end's own networks (checkForwarding follows them)
+		case len(f) >= 1 && (f[0] == "remote" || f[0] == "peer-fingerprint"):
 			l = f[0] + " *"
 		}
 		out = append(out, l)
@@ -1153,6 +1175,7 @@ func TestQuotaUsageMatchesTheProgram(t *testing.T) {
 	for name, cfg := range map[string]map[string]string{
 		"dev": loadStack(t, "Pulumi.dev.yaml"), "second (mesh, a site without terminal)": secondTopology(),
 		"star": star, "one region": quotaTopology(t),
+		"hub": hubTopology(), "hub with a summary": hubWithSummary(),
 	} {
 		t.Run(name, func(t *testing.T) {
 			res := mustEvaluate(t, cfg)
@@ -1254,4 +1277,149 @@ func newestImage(mon *mockaws.Monitor, inst *mockaws.Registration, arch string) 
 		}
 	}
 	return "(no getAmi call for " + arch + ")"
+}
+
+// checkForwarding follows, for every ordered pair of sites, the traffic of
+// the first to the second's VPC through the OpenVPN configurations (which
+// tunnel each VPN instance routes it into, and who is at the other end),
+// and checks that it arrives exactly where it should: every pair with a
+// hub (spoke to spoke in two hops, through the hub), only linked pairs
+// without one.
+func checkForwarding(t *testing.T, res *result, sites []site, peers map[string][]peer) {
+	t.Helper()
+	// far[x][link] is the site at the other end of x's link.
+	far := map[string]map[string]string{}
+	for x, ps := range peers {
+		far[x] = map[string]string{}
+		for _, p := range ps {
+			if !p.transit {
+				far[x][p.link] = p.name
+			}
+		}
+	}
+	linked := map[[2]string]bool{}
+	for _, l := range res.config.Links {
+		linked[[2]string{l.Sites[0], l.Sites[1]}], linked[[2]string{l.Sites[1], l.Sites[0]}] = true, true
+	}
+	for _, s := range sites {
+		for _, d := range sites {
+			if s.name == d.name {
+				continue
+			}
+			path := []string{s.name}
+			for x := s.name; x != d.name && len(path) <= len(sites); {
+				next := ""
+				for _, p := range peers[x] {
+					if p.vpc == d.vpc {
+						next = far[x][p.link]
+					}
+				}
+				if next == "" {
+					break
+				}
+				path = append(path, next)
+				x = next
+			}
+			reached := path[len(path)-1] == d.name
+			hub := res.config.Hub
+			switch {
+			case linked[[2]string{s.name, d.name}] && (!reached || len(path) != 2):
+				t.Errorf("%s -> %s: path %v, want the direct link", s.name, d.name, path)
+			case linked[[2]string{s.name, d.name}]:
+			case hub == "" && reached:
+				t.Errorf("%s -> %s: path %v between sites without a link or hub", s.name, d.name, path)
+			case hub != "" && (!reached || len(path) != 3 || path[1] != hub):
+				t.Errorf("%s -> %s: path %v, want through the hub %s", s.name, d.name, path, hub)
+			}
+		}
+	}
+}
+
+// hubTopology is four sites with the hub second in the list, one spoke
+// without a terminal, default (hub) links.
+func hubTopology() map[string]string {
+	return map[string]string{
+		"vpclink:sites": `[
+		 {"name":"paris","region":"eu-west-3","vpcCidr":"10.1.0.0/16","vpnSubnetCidr":"10.1.0.0/24","terminalSubnetCidr":"10.1.1.0/24","vpnPrivateIp":"10.1.0.10","terminalPrivateIp":"10.1.1.40"},
+		 {"name":"hub","region":"eu-central-1","vpcCidr":"10.0.0.0/16","vpnSubnetCidr":"10.0.0.0/24","terminalSubnetCidr":"10.0.1.0/24","vpnPrivateIp":"10.0.0.10","terminalPrivateIp":"10.0.1.40"},
+		 {"name":"tokyo","region":"ap-northeast-1","vpcCidr":"10.2.0.0/16","vpnSubnetCidr":"10.2.0.0/24","terminalSubnetCidr":"10.2.1.0/24","vpnPrivateIp":"10.2.0.10","terminalPrivateIp":"10.2.1.40"},
+		 {"name":"ohio","region":"us-east-2","vpcCidr":"172.16.0.0/16","vpnSubnetCidr":"172.16.0.0/24","terminalSubnetCidr":"172.16.1.0/24","vpnPrivateIp":"172.16.0.10","terminal":false}]`,
+		"vpclink:hub": "hub",
+	}
+}
+
+// TestHubTopology: with a hub, the default links join it to each spoke
+// (hub first: TLS server), spokes reach each other through it (checked by
+// following the OpenVPN routes in checkInvariants), and the resources per
+// link are the same as in a mesh, plus a route and, on a terminal, two
+// rules per VPC reached through the hub.
+func TestHubTopology(t *testing.T) {
+	cfg := hubTopology()
+	res := mustEvaluate(t, cfg)
+	checkInvariants(t, res, sitesOf(t, cfg), topology.DefaultSSHAllowedCIDRs)
+	var names []string
+	for _, l := range res.config.Links {
+		names = append(names, l.Name)
+	}
+	if want := []string{"hub-paris", "hub-tokyo", "hub-ohio"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("links %v, want %v", names, want)
+	}
+	// paris reaches tokyo and ohio through its link to the hub: two
+	// routes, and two rules each on its terminal, beyond the hub's own.
+	for _, n := range []string{"hub-paris-paris-route-tokyo", "hub-paris-paris-route-ohio", "hub-paris-paris-icmp-from-tokyo", "hub-paris-paris-udp-from-ohio"} {
+		if res.mon.FindName(n) == nil {
+			t.Errorf("no %s", n)
+		}
+	}
+	// ohio has no terminal: no rules for one, but the routes.
+	if res.mon.FindName("hub-ohio-ohio-icmp-from-paris") != nil || res.mon.FindName("hub-ohio-ohio-route-paris") == nil {
+		t.Error("ohio (no terminal) should have routes to the other spokes and no terminal rules")
+	}
+	// The hub's ends route only their spoke.
+	hubConf := configOf(t, res.mon.Find(tCommand, "hub-paris-hub-setup"))
+	if got := regexp.MustCompile(`(?m)^route .*$`).FindAllString(hubConf, -1); !reflect.DeepEqual(got, []string{"route 10.1.0.0 255.255.0.0"}) {
+		t.Errorf("the hub's end of hub-paris routes %v, want paris's VPC only", got)
+	}
+}
+
+// TestHubSummaryCidr: with vpclink:summaryCidr each route table has one
+// route for it and each terminal two rules from it, whatever the number of
+// sites; the links register none. The VPN instances still route each VPC.
+func TestHubSummaryCidr(t *testing.T) {
+	cfg := hubWithSummary()
+	res := mustEvaluate(t, cfg)
+	checkInvariants(t, res, sitesOf(t, cfg), topology.DefaultSSHAllowedCIDRs)
+	if n := len(res.mon.ByType(tRoute)); n != 2*4 {
+		t.Errorf("%d routes, want 8 (default and summary per site)", n)
+	}
+	without := hubTopology()
+	without["vpclink:sites"] = cfg["vpclink:sites"]
+	plain := mustEvaluate(t, without)
+	// Routes: 3 spokes x 3 + hub 3 = 12 peer routes become 4 summaries;
+	// terminal rules: (2 spokes x 3 + hub 3) x 2 = 18 become 3 x 2 = 6.
+	if got, want := len(plain.mon.Registrations())-len(res.mon.Registrations()), (12-4)+(18-6); got != want {
+		t.Errorf("summaryCidr saves %d resources on 4 sites, want %d", got, want)
+	}
+}
+
+// hubWithSummary is hubTopology with ohio moved into 10.9.0.0/16 and the
+// summary 10.0.0.0/12 covering every VPC.
+func hubWithSummary() map[string]string {
+	cfg := hubTopology()
+	cfg["vpclink:sites"] = strings.ReplaceAll(cfg["vpclink:sites"], "172.16.", "10.9.")
+	cfg["vpclink:summaryCidr"] = "10.0.0.0/12"
+	return cfg
+}
+
+// TestHubWithDirectLink: explicit links with a hub and one extra spoke to
+// spoke link (a partial mesh): the extra pair uses its own link, the others
+// go through the hub (checkInvariants follows every path).
+func TestHubWithDirectLink(t *testing.T) {
+	cfg := hubTopology()
+	cfg["vpclink:links"] = `[{"sites":["hub","paris"]},{"sites":["hub","tokyo"]},{"sites":["hub","ohio"]},{"sites":["paris","tokyo"]}]`
+	res := mustEvaluate(t, cfg)
+	checkInvariants(t, res, sitesOf(t, cfg), topology.DefaultSSHAllowedCIDRs)
+	if res.mon.FindName("hub-paris-paris-route-tokyo") != nil || res.mon.FindName("hub-paris-paris-route-ohio") == nil {
+		t.Error("paris should route tokyo over its own link and ohio through the hub")
+	}
 }

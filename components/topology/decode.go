@@ -17,6 +17,7 @@ import (
 var Keys = []string{
 	"sites", "links", "instanceType", "os", "sshUser", "sshAllowedCidrs",
 	"sshPublicKey", "sshPrivateKey", "tunnelPort", "tunnelMtu", "tunnelMode", "postDeployCheck",
+	"hub", "summaryCidr",
 }
 
 // Fields of one element of vpclink:sites and of vpclink:links.
@@ -89,6 +90,8 @@ func Decode(values map[string]string, secret map[string]bool) (Config, error) {
 	d.integer(own, "tunnelPort", &c.TunnelPort, "a UDP port, 1-65535")
 	d.integer(own, "tunnelMtu", &c.TunnelMTU, fmt.Sprintf("an MTU, %d-%d", openvpn.MinMTU, openvpn.MaxMTU))
 	d.text(own, "tunnelMode", &c.TunnelMode)
+	d.text(own, "hub", &c.Hub)
+	d.text(own, "summaryCidr", &c.SummaryCidr)
 	if raw, ok := own["postDeployCheck"]; ok {
 		switch raw {
 		case "true", "false":
@@ -182,7 +185,7 @@ func suggest(name string, valid []string, prefix string) string {
 	if best != "" && (dist <= 2 || dist <= len(name)/3) {
 		return fmt.Sprintf("; did you mean %s%s?", prefix, best)
 	}
-	if len(valid) == 0 || len(valid) > 12 {
+	if len(valid) == 0 || len(valid) > 16 {
 		return ""
 	}
 	return "; valid: " + strings.Join(valid, ", ")

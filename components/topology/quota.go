@@ -64,13 +64,15 @@ type QuotaUse struct {
 //   - Elastic IPs per region: one per VPN instance and one per terminal;
 //   - VPCs per region: one per site;
 //   - routes in a site's one route table: the default route to the internet
-//     gateway and one route per link of the site (to the peer's VPC);
+//     gateway and one route per VPC the site reaches (Routes: its peers',
+//     and with a hub the VPCs beyond it), or with SummaryCidr one for the
+//     summary;
 //   - inbound rules of a site's VPN group: SSH per sshAllowedCidrs entry,
 //     all traffic from the VPC, and per link the tunnel port from the peer;
 //   - inbound rules of a site's terminal group (created also when the site
 //     has no terminal): SSH per sshAllowedCidrs entry, ICMP from the VPC,
-//     and, when the site has a terminal, per link ICMP and traceroute from
-//     the peer's VPC.
+//     and, when the site has a terminal, ICMP and traceroute from each VPC
+//     it reaches, or with SummaryCidr from the summary.
 //
 // Each group has one outbound rule, far below the quota, not listed. Uses
 // come in site order, region-wide ones in order of the regions' first sites.
@@ -80,6 +82,13 @@ func QuotaUsage(c Config) []QuotaUse {
 		for _, s := range l.Sites {
 			links[s]++
 		}
+	}
+	routes := c.Routes()
+	reached := func(site string) int {
+		if c.SummaryCidr != "" {
+			return 1
+		}
+		return len(routes[site])
 	}
 	var regions []string
 	perRegion := map[string]*[2]QuotaUse{}
@@ -96,14 +105,14 @@ func QuotaUsage(c Config) []QuotaUse {
 		terminalLinkRules := 0
 		if s.HasTerminal() {
 			eips++
-			terminalLinkRules = 2 * links[s.Name]
+			terminalLinkRules = 2 * reached(s.Name)
 		}
 		r[0].Count += eips
 		r[1].Count++
 		r[0].Sites = append(r[0].Sites, s.Name)
 		r[1].Sites = append(r[1].Sites, s.Name)
 		local = append(local,
-			QuotaUse{Quota: QuotaRoutes, Region: s.Region, Site: s.Name, Count: 1 + links[s.Name]},
+			QuotaUse{Quota: QuotaRoutes, Region: s.Region, Site: s.Name, Count: 1 + reached(s.Name)},
 			QuotaUse{Quota: QuotaSecurityGroupRules, Region: s.Region, Site: s.Name, Group: VpnGroup, Count: ssh + 1 + links[s.Name]},
 			QuotaUse{Quota: QuotaSecurityGroupRules, Region: s.Region, Site: s.Name, Group: TerminalGroup, Count: ssh + 1 + terminalLinkRules},
 		)
@@ -133,8 +142,8 @@ func (u QuotaUse) where() string {
 var why = map[string]string{
 	QuotaElasticIPs.Code:         "one per VPN instance and one per terminal; Elastic IPs the account already holds in the region count too",
 	QuotaVPCs.Code:               "one per site; VPCs the account already has in the region, default VPC included, count too",
-	QuotaRoutes.Code:             "the default route and one per link of the site",
-	QuotaSecurityGroupRules.Code: "inbound: SSH per vpclink:sshAllowedCidrs entry, one from the site's VPC, and per link one (VPN group) or two (terminal group)",
+	QuotaRoutes.Code:             "the default route and one per VPC the site reaches (vpclink:summaryCidr makes that one)",
+	QuotaSecurityGroupRules.Code: "inbound: SSH per vpclink:sshAllowedCidrs entry, one from the site's VPC, per link one (VPN group), and two per VPC the site reaches (terminal group; vpclink:summaryCidr makes that two)",
 }
 
 // QuotaWarnings returns one message per quota whose default value the

@@ -110,7 +110,8 @@ type Link struct {
 type Config struct {
 	Sites []Site `json:"sites"`
 	// Links defaults to one link between the two sites when exactly two are
-	// given, and to a full mesh otherwise.
+	// given, to the hub's links to every other site with a Hub, and to a
+	// full mesh otherwise.
 	Links []Link `json:"links,omitempty"`
 	// InstanceType is the default EC2 instance type of every instance.
 	InstanceType string `json:"instanceType,omitempty"`
@@ -137,6 +138,17 @@ type Config struct {
 	TunnelMode string `json:"tunnelMode,omitempty"`
 	// PostDeployCheck runs the cross-site ping after both ends are configured.
 	PostDeployCheck *bool `json:"postDeployCheck,omitempty"`
+	// Hub names the hub site of a hub-and-spoke topology (see Routes):
+	// without links, the default links join the hub to every other site
+	// (N-1 links instead of a full mesh's N(N-1)/2), and every site reaches
+	// every other through the hub where it has no link of its own to it.
+	Hub string `json:"hub,omitempty"`
+	// SummaryCidr, optional, is one IPv4 network covering every site's VPC:
+	// each route table then holds one route for it (to the site's VPN
+	// instance) instead of one per reached VPC, and each terminal admits
+	// ICMP and traceroute from it with two rules instead of two per reached
+	// VPC. The VPN instances still route each VPC into its own tunnel.
+	SummaryCidr string `json:"summaryCidr,omitempty"`
 
 	// given holds the keys (without namespace, e.g. "links[0].port") that
 	// Decode found written: Normalize fills in only the others, so an
@@ -204,9 +216,14 @@ func Normalize(c Config) Config {
 		}
 	}
 	if len(c.Links) == 0 {
+		kind := "mesh"
 		out.Links = meshLinks(out.Sites)
+		if c.Hub != "" {
+			kind = "hub"
+			out.Links = hubLinks(out.Sites, c.Hub)
+		}
 		if len(out.Links) > 0 {
-			out.derived["links"] = "mesh"
+			out.derived["links"] = kind
 		}
 	} else {
 		out.Links = make([]Link, len(c.Links))

@@ -247,6 +247,7 @@ func (v *validator) config(c Config) {
 		}
 	}
 	v.links(c, parsed)
+	v.hub(c, parsed)
 }
 
 // zone checks that site i's availability zone is one of the site's region:

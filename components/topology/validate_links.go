@@ -17,6 +17,8 @@ type linkState struct {
 	index   map[string]int
 	sitesOK bool
 	mesh    bool
+	// derivedKind is how Normalize made the links: "mesh", "hub" or "".
+	derivedKind string
 
 	names        map[string]int
 	prefixes     map[string]string // resource name prefix -> link end
@@ -34,7 +36,7 @@ func (v *validator) links(c Config, parsed []parsedSite) {
 	}
 	st := &linkState{
 		c: c, parsed: parsed, index: map[string]int{}, sitesOK: true,
-		mesh:  c.derived["links"] == "mesh",
+		mesh: c.derived["links"] != "", derivedKind: c.derived["links"],
 		names: map[string]int{}, prefixes: map[string]string{}, pairs: map[[2]string]int{},
 		ports: map[string]map[int]int{}, tunnel: map[netip.Addr]string{}, inVPC: map[int][]string{},
 	}
@@ -111,7 +113,7 @@ func (v *validator) linkName(st *linkState, k int, known bool) {
 		// still equal another link's name.
 		if j, dup := st.names[l.Name]; dup && known && st.sitesOK {
 			if st.mesh {
-				v.add(key("sites[%d].name", st.index[l.Sites[1]]), l.Sites[1], "the mesh link between %q and %q gets the default name %q, as does links[%d]; choose site names that do not run together, or give vpclink:links with names", l.Sites[0], l.Sites[1], l.Name, j)
+				v.add(key("sites[%d].name", st.index[l.Sites[1]]), l.Sites[1], "the %s link between %q and %q gets the default name %q, as does links[%d]; choose site names that do not run together, or give vpclink:links with names", st.derivedKind, l.Sites[0], l.Sites[1], l.Name, j)
 			} else {
 				v.addLiteral(lk(k, ".sites"), jsonList(l.Sites), "the link's default name %q is already the name of links[%d]: give links[%d].name", l.Name, j, k)
 			}
@@ -248,7 +250,7 @@ func (v *validator) linksSummary(st *linkState) {
 		}
 	}
 	if st.exhausted > 0 {
-		if st.mesh {
+		if st.derivedKind == "mesh" {
 			v.addLiteral(key("sites"), sitesCount(len(c.Sites)), "a full mesh of %d sites has %d links, but the default tunnel network %s holds %d (a mesh of 181 sites): give vpclink:links with tunnelAddresses", len(c.Sites), len(c.Links), DefaultTunnelNetwork, MaxDefaultTunnels)
 		} else {
 			v.addLiteral(key("links"), fmt.Sprintf("[%d links]", len(c.Links)), "%d link(s) without tunnelAddresses find none left in the default tunnel network %s (%d links): give them tunnelAddresses", st.exhausted, DefaultTunnelNetwork, MaxDefaultTunnels)

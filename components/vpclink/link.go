@@ -63,6 +63,13 @@ type LinkArgs struct {
 	// RenegSeconds is the TLS key renegotiation interval. Default
 	// openvpn.DefaultRenegSeconds (3600).
 	RenegSeconds int
+	// Transit are, per end, further sites that end reaches through the
+	// peer, which forwards their traffic (the peer is a hub and has links
+	// of its own to them). Their VPCs are routed into the tunnel like the
+	// peer's: on the end's VPN instance, in its route table and, for ICMP
+	// and traceroute, in its terminal's rules (the last two unless the
+	// end's site has a SummaryCidr covering them). Default none.
+	Transit [2][]*Site
 }
 
 // Link is an OpenVPN point-to-point tunnel between the VPN instances of two
@@ -121,7 +128,7 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 	var ready [2][]pulumi.Resource
 	for i, site := range a.Sites {
 		siteOpts := []pulumi.ResourceOption{parent, pulumi.Provider(site.Provider)}
-		route, err := a.route(ctx, name, i, siteOpts)
+		routes, err := a.routes(ctx, name, i, siteOpts)
 		if err != nil {
 			return nil, err
 		}
@@ -129,7 +136,7 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 		if err != nil {
 			return nil, err
 		}
-		ready[i] = append([]pulumi.Resource{route}, rules...)
+		ready[i] = append(routes, rules...)
 		if err := link.setup(ctx, a, i, parent); err != nil {
 			return nil, err
 		}
@@ -158,6 +165,13 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 func (a LinkArgs) withDefaults(name string) (LinkArgs, error) {
 	if a.Sites[0] == nil || a.Sites[1] == nil || a.Sites[0] == a.Sites[1] {
 		return a, fmt.Errorf("link %q: needs two different sites", name)
+	}
+	for i := range a.Transit {
+		for n, t := range a.Transit[i] {
+			if t == nil || t == a.Sites[0] || t == a.Sites[1] {
+				return a, fmt.Errorf("link %q: Transit[%d][%d]: must be a third site, not nil or an end of the link", name, i, n)
+			}
+		}
 	}
 	if a.SSH.PrivateKey == nil {
 		return a, fmt.Errorf("link %q: SSH.PrivateKey is required", name)
@@ -247,20 +261,48 @@ func (link *Link) identities(ctx *pulumi.Context, a LinkArgs, parent pulumi.Reso
 	return nil
 }
 
-// route sends the traffic of site i for the peer VPC to site i's VPN
-// instance.
-func (a LinkArgs) route(ctx *pulumi.Context, name string, i int, siteOpts []pulumi.ResourceOption) (*ec2.Route, error) {
-	site, peer := a.Sites[i], a.Sites[1-i]
-	return ec2.NewRoute(ctx, a.prefix(name, i)+"-route", &ec2.RouteArgs{
-		RouteTableId:         site.RouteTableID,
-		DestinationCidrBlock: pulumi.String(peer.VpcCidr),
-		NetworkInterfaceId:   site.VpnNetworkInterfaceID,
-	}, siteOpts...)
+// reachedSite is a site an end of a link sends into the tunnel, with the
+// suffix of the resource names for it.
+type reachedSite struct {
+	site   *Site
+	suffix string
+}
+
+// reached are the sites end i sends into the tunnel: the peer first (no
+// suffix, as before transit existed), then the transit sites.
+func (a LinkArgs) reached(i int) []reachedSite {
+	out := []reachedSite{{a.Sites[1-i], ""}}
+	for _, t := range a.Transit[i] {
+		out = append(out, reachedSite{t, "-" + t.Name})
+	}
+	return out
+}
+
+// routes sends the traffic of site i for the peer VPC and the transit VPCs
+// to site i's VPN instance, except what the site's summary route covers.
+func (a LinkArgs) routes(ctx *pulumi.Context, name string, i int, siteOpts []pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	site := a.Sites[i]
+	var routes []pulumi.Resource
+	for _, r := range a.reached(i) {
+		if site.covers(r.site.VpcCidr) {
+			continue
+		}
+		route, err := ec2.NewRoute(ctx, a.prefix(name, i)+"-route"+r.suffix, &ec2.RouteArgs{
+			RouteTableId:         site.RouteTableID,
+			DestinationCidrBlock: pulumi.String(r.site.VpcCidr),
+			NetworkInterfaceId:   site.VpnNetworkInterfaceID,
+		}, siteOpts...)
+		if err != nil {
+			return nil, err
+		}
+		routes = append(routes, route)
+	}
+	return routes, nil
 }
 
 // rules adds the link's ingress rules at site i: the tunnel port, from the
 // peer VPN instance only, and on a terminal ICMP and traceroute from the
-// peer VPC.
+// peer VPC and the transit VPCs (unless the site's summary covers them).
 func (a LinkArgs) rules(ctx *pulumi.Context, name string, i int, siteOpts []pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	site, peer := a.Sites[i], a.Sites[1-i]
 	prefix := a.prefix(name, i)
@@ -278,15 +320,24 @@ func (a LinkArgs) rules(ctx *pulumi.Context, name string, i int, siteOpts []pulu
 	if !site.HasTerminal {
 		return rules, nil
 	}
-	for _, r := range []ingress{
-		{"", fmt.Sprintf("ICMP from %s over link %s", peer.Name, name), "icmp", -1, -1},
-		{"", fmt.Sprintf("traceroute from %s over link %s", peer.Name, name), "udp", tracerouteFirstPort, tracerouteLastPort},
-	} {
-		rule, err := site.ingressRule(ctx, fmt.Sprintf("%s-%s-from-peer", prefix, r.protocol), site.TerminalSecurityGroupID, r, pulumi.String(peer.VpcCidr), with)
-		if err != nil {
-			return nil, err
+	for _, from := range a.reached(i) {
+		if site.covers(from.site.VpcCidr) {
+			continue
 		}
-		rules = append(rules, rule)
+		suffix := "-from-peer"
+		if from.suffix != "" {
+			suffix = "-from" + from.suffix
+		}
+		for _, r := range []ingress{
+			{"", fmt.Sprintf("ICMP from %s over link %s", from.site.Name, name), "icmp", -1, -1},
+			{"", fmt.Sprintf("traceroute from %s over link %s", from.site.Name, name), "udp", tracerouteFirstPort, tracerouteLastPort},
+		} {
+			rule, err := site.ingressRule(ctx, fmt.Sprintf("%s-%s%s", prefix, r.protocol, suffix), site.TerminalSecurityGroupID, r, pulumi.String(from.site.VpcCidr), with)
+			if err != nil {
+				return nil, err
+			}
+			rules = append(rules, rule)
+		}
 	}
 	return rules, nil
 }
@@ -388,7 +439,7 @@ func (a LinkArgs) tunnel(name string, i int, remoteAddress, peerFingerprint stri
 		RemoteAddress:  remoteAddress,
 		LocalTunnelIP:  a.TunnelAddresses[i],
 		RemoteTunnelIP: a.TunnelAddresses[1-i],
-		RemoteNetworks: []string{a.Sites[1-i].VpcCidr},
+		RemoteNetworks: a.networks(i),
 		KeyDirection:   i,
 		MTU:            a.MTU,
 		Mode:           a.Mode,
@@ -399,6 +450,15 @@ func (a LinkArgs) tunnel(name string, i int, remoteAddress, peerFingerprint stri
 		t.RenegSeconds = a.RenegSeconds
 	}
 	return t
+}
+
+// networks are the VPC networks end i routes into the tunnel.
+func (a LinkArgs) networks(i int) []string {
+	var out []string
+	for _, r := range a.reached(i) {
+		out = append(out, r.site.VpcCidr)
+	}
+	return out
 }
 
 // commonName is the CN of a site's certificate for link name: both names,

@@ -17,6 +17,7 @@ package vpclink
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -114,6 +115,13 @@ type SiteArgs struct {
 	SSHAllowedCIDRs []string
 	// Tags are added to every resource that takes tags.
 	Tags map[string]string
+	// SummaryCidr, optional, is one IPv4 network covering the VPCs this
+	// site reaches (topology.Config.SummaryCidr): the site's route table
+	// sends it to the VPN instance with one route, and the terminal admits
+	// ICMP and traceroute from it, so links register no routes or terminal
+	// rules for networks inside it. It must not contain the tunnel
+	// addresses; "" (the default) leaves routes and rules to the links.
+	SummaryCidr string
 }
 
 // Site is one VPC with two public subnets sharing one route table, a VPN
@@ -132,6 +140,8 @@ type Site struct {
 	VpcCidr, VpnPrivateIPAddress, TerminalPrivateIPAddress string
 	// HasTerminal reports whether the site has a terminal instance.
 	HasTerminal bool
+	// SummaryCidr is SiteArgs.SummaryCidr, parsed ("" when none).
+	SummaryCidr string
 
 	// VpcID is the VPC's id.
 	VpcID pulumi.StringOutput `pulumi:"vpcId"`
@@ -233,13 +243,19 @@ func PlanSite(ctx *pulumi.Context, name string, args *SiteArgs, opts ...pulumi.R
 	if args.SSHPublicKey == nil {
 		return nil, fmt.Errorf("site %q: SSHPublicKey is required", name)
 	}
+	if args.SummaryCidr != "" {
+		p, err := netip.ParsePrefix(args.SummaryCidr)
+		if err != nil || !p.Addr().Is4() || p.Masked() != p || p.Bits() == 0 {
+			return nil, &InputError{Site: name, Input: "SummaryCidr", Value: args.SummaryCidr, Err: fmt.Errorf("is not an IPv4 network (other than 0.0.0.0/0) such as 10.0.0.0/8")}
+		}
+	}
 	instanceType := args.InstanceType
 	if instanceType == "" {
 		instanceType = topology.DefaultInstanceType
 	}
 
 	site := &Site{
-		Name: name, Region: args.Region, VpcCidr: args.VpcCidr,
+		Name: name, Region: args.Region, VpcCidr: args.VpcCidr, SummaryCidr: args.SummaryCidr,
 		VpnPrivateIPAddress: args.VpnPrivateIP, HasTerminal: !args.NoTerminal,
 		tags: map[string]string{"vpclink:site": name, "ManagedBy": "pulumi-vpclink"},
 	}
@@ -380,6 +396,10 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 		site.terminalInstance = term.instance
 	}
 
+	if err := site.summaryRoute(ctx, name, network, groups, with); err != nil {
+		return err
+	}
+
 	site.VpcID = network.vpc.ID().ToStringOutput()
 	site.AvailabilityZone = network.vpnSubnet.AvailabilityZone
 	site.RouteTableID = network.routeTable.ID().ToStringOutput()
@@ -406,6 +426,43 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 		return err
 	}
 	return nil
+}
+
+// summaryRoute sends SummaryCidr to the VPN instance and admits ICMP and
+// traceroute from it on the terminal (nothing without a summary).
+func (site *Site) summaryRoute(ctx *pulumi.Context, name string, network *siteNetwork, groups *siteGroups, with func(...pulumi.ResourceOption) []pulumi.ResourceOption) error {
+	if site.SummaryCidr == "" {
+		return nil
+	}
+	if _, err := ec2.NewRoute(ctx, name+"-summary-route", &ec2.RouteArgs{
+		RouteTableId:         network.routeTable.ID(),
+		DestinationCidrBlock: pulumi.String(site.SummaryCidr),
+		NetworkInterfaceId:   site.VpnNetworkInterfaceID,
+	}, with()...); err != nil {
+		return err
+	}
+	if !site.HasTerminal {
+		return nil
+	}
+	for _, r := range []ingress{
+		{"", "ICMP from the sites of " + site.SummaryCidr, "icmp", -1, -1},
+		{"", "traceroute from the sites of " + site.SummaryCidr, "udp", tracerouteFirstPort, tracerouteLastPort},
+	} {
+		if _, err := site.ingressRule(ctx, fmt.Sprintf("%s-terminal-sg-%s-from-summary", name, r.protocol), groups.terminal.ID(), r, pulumi.String(site.SummaryCidr), with); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// covers reports whether the site's summary route covers network cidr.
+func (site *Site) covers(cidr string) bool {
+	if site.SummaryCidr == "" {
+		return false
+	}
+	s, err1 := netip.ParsePrefix(site.SummaryCidr)
+	n, err2 := netip.ParsePrefix(cidr)
+	return err1 == nil && err2 == nil && s.Bits() <= n.Bits() && s.Contains(n.Addr())
 }
 
 // tagsFor returns the site's tags plus a Name tag.

@@ -114,6 +114,16 @@ func (m *Monitor) Find(token, name string) *Registration {
 	return nil
 }
 
+// FindName returns the registration of any type named name, or nil.
+func (m *Monitor) FindName(name string) *Registration {
+	for _, r := range m.Registrations() {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
 // ByURN returns the registration a URN names, or nil.
 func (m *Monitor) ByURN(urn string) *Registration {
 	u := resource.URN(urn)
