@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -919,5 +920,73 @@ func TestLabConfigCommands(t *testing.T) {
 	}
 	if m.Count() != 0 || stackResources(t, l) != 0 {
 		t.Errorf("a preview created something: %d objects, %d resources", m.Count(), stackResources(t, l))
+	}
+}
+
+// TestLabHub deploys a 4-site hub and spoke (OpenVPN 2.6 and 2.7
+// alternating) and checks what the topology promises: every terminal pings
+// every other; between spokes traceroute shows the spoke's VPN instance,
+// the hub's tunnel end, the far spoke's tunnel end, the destination; and
+// stopping the hub's tunnel to one spoke cuts that spoke only.
+func TestLabHub(t *testing.T) {
+	t.Parallel()
+	l, _ := newLab(t, "testdata/Pulumi.lab-hub.yaml")
+	start := time.Now()
+	assertNoWarnings(t, "up", runPulumi(t, l, "up", "--yes", "--skip-preview"))
+	t.Logf("up, 4-site hub: %.1fs", time.Since(start).Seconds())
+	// 3 links x 2 directions, and 3 spoke pairs x 2 through the hub.
+	links := walkthrough(t, l, 12)
+	runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
+
+	terminal := map[string]*world.Host{}
+	var hubVPN *world.Host
+	for _, k := range links {
+		for e := range k.Sites {
+			terminal[k.Sites[e]] = k.Terminals[e]
+			if k.Sites[e] == "frankfurt" {
+				hubVPN = k.VPN[e]
+			}
+		}
+	}
+	if len(terminal) != 4 || hubVPN == nil {
+		t.Fatalf("terminals %v, hub VPN instance %v", terminal, hubVPN)
+	}
+	reachable := func(cut string) []string {
+		var wrong []string
+		for a, ha := range terminal {
+			for b, hb := range terminal {
+				if a == b {
+					continue
+				}
+				want := a != cut && b != cut
+				if got := pingOK(ha, hb.PrivateIP); got != want {
+					wrong = append(wrong, fmt.Sprintf("%s -> %s: ping %v, want %v", a, b, got, want))
+				}
+			}
+		}
+		sort.Strings(wrong)
+		return wrong
+	}
+	unit := openvpn.ServiceName("frankfurt-paris")
+	if out, err := hubVPN.Exec("systemctl", "stop", unit); err != nil {
+		t.Fatalf("stop %s on the hub: %v %s", unit, err, out)
+	}
+	if wrong := reachable("paris"); len(wrong) > 0 {
+		t.Errorf("the hub's tunnel to paris stopped: only paris should be cut:\n%s", strings.Join(wrong, "\n"))
+	}
+	if out, err := hubVPN.Exec("systemctl", "start", unit); err != nil {
+		t.Fatalf("start %s on the hub: %v %s", unit, err, out)
+	}
+	if d, err := checks.TimeToFirstPing(terminal["paris"], terminal["tokyo"].PrivateIP, time.Now(), 90*time.Second); err != nil {
+		t.Fatalf("paris -> tokyo after the hub's tunnel to paris restarted: %v", err)
+	} else {
+		t.Logf("paris -> tokyo back %.1fs after the hub's tunnel restarted", d.Seconds())
+	}
+	if wrong := reachable(""); len(wrong) > 0 {
+		t.Errorf("after the restart:\n%s", strings.Join(wrong, "\n"))
+	}
+	assertNoWarnings(t, "destroy", runPulumi(t, l, "destroy", "--yes", "--skip-preview"))
+	if n := stackResources(t, l); n != 0 {
+		t.Errorf("%d resources left in the stack after destroy", n)
 	}
 }

@@ -333,5 +333,9 @@ func outputs(infra *infrastructure) pulumi.Map {
 	if infra.generatedKey {
 		out["sshPrivateKey"] = infra.sshPrivateKey
 	}
+	if infra.config.Hub != "" {
+		// The site that forwards between the others.
+		out["hub"] = pulumi.String(infra.config.Hub)
+	}
 	return out
 }

@@ -62,6 +62,8 @@ func Traceroute(h *world.Host, dst string) ([]string, error) {
 // Link is one link of the deployed stack, as the lab sees it.
 type Link struct {
 	Name string
+	// Sites are the names of the two ends.
+	Sites [2]string
 	// VPN are the two ends' VPN instances; Terminals their sites' terminals
 	// (nil for a site without one). TunnelIPs are the ends' tunnel addresses.
 	VPN, Terminals [2]*world.Host
@@ -104,6 +106,7 @@ func Links(m *world.Model, outputs map[string]any) ([]Link, error) {
 		}
 		link := Link{Name: n, Port: int(port)}
 		for i := range ends {
+			link.Sites[i] = fmt.Sprint(ends[i])
 			site, _ := sites[fmt.Sprint(ends[i])].(map[string]any)
 			if site == nil {
 				return nil, fmt.Errorf("link %s: no site %v in the outputs", n, ends[i])
@@ -142,6 +145,49 @@ func Check(links []Link) ([]Probe, error) {
 	return probes, nil
 }
 
+// CheckThroughHub runs the walk-through's checks between every two spokes
+// of hub that have terminals and no link of their own, both ways: ping, and
+// traceroute showing the spoke's VPN instance, the hub's end of the
+// spoke's link, the far spoke's end of its link to the hub, and the
+// destination.
+func CheckThroughHub(links []Link, hub string) ([]Probe, error) {
+	type spoke struct {
+		vpn, terminal *world.Host
+		hubTunnelIP   string // the hub's end of the spoke's link
+		ownTunnelIP   string // the spoke's end
+	}
+	var spokes []spoke
+	direct := map[[2]string]bool{}
+	var names []string
+	for _, l := range links {
+		direct[l.Sites] = true
+		direct[[2]string{l.Sites[1], l.Sites[0]}] = true
+		for e := 0; e < 2; e++ {
+			if l.Sites[1-e] == hub && l.Sites[e] != hub {
+				spokes = append(spokes, spoke{l.VPN[e], l.Terminals[e], l.TunnelIPs[1-e], l.TunnelIPs[e]})
+				names = append(names, l.Sites[e])
+			}
+		}
+	}
+	var probes []Probe
+	for i, a := range spokes {
+		for j, c := range spokes {
+			if i == j || a.terminal == nil || c.terminal == nil || direct[[2]string{names[i], names[j]}] {
+				continue
+			}
+			p := Probe{From: a.terminal, To: c.terminal, WantHops: []string{a.vpn.PrivateIP, a.hubTunnelIP, c.ownTunnelIP, c.terminal.PrivateIP}}
+			p.PingOK, p.PingSummary = Ping(a.terminal, c.terminal.PrivateIP)
+			hops, err := Traceroute(a.terminal, c.terminal.PrivateIP)
+			if err != nil {
+				return nil, err
+			}
+			p.Hops = hops
+			probes = append(probes, p)
+		}
+	}
+	return probes, nil
+}
+
 // Report prints probes as the walk-through would show them, and returns
 // the number that failed.
 func Report(w io.Writer, probes []Probe) int {
@@ -155,7 +201,11 @@ func Report(w io.Writer, probes []Probe) int {
 		fmt.Fprintf(w, "%s (%s) -> %s (%s): %s\n", p.From.Name, p.From.PrivateIP, p.To.Name, p.To.PrivateIP, verdict)
 		fmt.Fprintf(w, "  ping:       %s\n", orNone(p.PingSummary))
 		fmt.Fprintf(w, "  traceroute: %s\n", strings.Join(p.Hops, " -> "))
-		fmt.Fprintf(w, "  expected:   %s (VPN instance, tunnel far end, destination)\n", strings.Join(p.WantHops, " -> "))
+		what := "VPN instance, tunnel far end, destination"
+		if len(p.WantHops) == 4 {
+			what = "VPN instance, hub's tunnel end, far spoke's tunnel end, destination"
+		}
+		fmt.Fprintf(w, "  expected:   %s (%s)\n", strings.Join(p.WantHops, " -> "), what)
 	}
 	return failed
 }

@@ -215,6 +215,11 @@ func (l *Lab) Probes(ctx context.Context) ([]checks.Probe, []checks.Link, error)
 		return nil, nil, err
 	}
 	probes, err := checks.Check(links)
+	if hub, _ := outs["hub"].(string); hub != "" && err == nil {
+		// Spoke to spoke, through the hub.
+		more, herr := checks.CheckThroughHub(links, hub)
+		probes, err = append(probes, more...), herr
+	}
 	return probes, links, err
 }
 
