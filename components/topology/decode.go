@@ -90,8 +90,13 @@ func Decode(values map[string]string, secret map[string]bool) (Config, error) {
 	d.integer(own, "tunnelPort", &c.TunnelPort, "a UDP port, 1-65535")
 	d.integer(own, "tunnelMtu", &c.TunnelMTU, fmt.Sprintf("an MTU, %d-%d", openvpn.MinMTU, openvpn.MaxMTU))
 	d.text(own, "tunnelMode", &c.TunnelMode)
-	d.text(own, "hub", &c.Hub)
-	d.text(own, "summaryCidr", &c.SummaryCidr)
+	// Empty is their Pulumi.yaml default: no hub, no summary.
+	if own["hub"] != "" {
+		d.text(own, "hub", &c.Hub)
+	}
+	if own["summaryCidr"] != "" {
+		d.text(own, "summaryCidr", &c.SummaryCidr)
+	}
 	if raw, ok := own["postDeployCheck"]; ok {
 		switch raw {
 		case "true", "false":

@@ -56,7 +56,6 @@ func TestHubAndSummaryRefusals(t *testing.T) {
 		want string
 	}{
 		{"hub not a site", func(c *Config) { c.Hub = "bb" }, `config vpclink:hub = "bb": is not the name of a site in vpclink:sites; did you mean b?`},
-		{"hub written empty", func(c *Config) { c.given = map[string]bool{"hub": true} }, `config vpclink:hub = "": is not the name of a site`},
 		{"spoke without a link to the hub", func(c *Config) {
 			c.Hub = "a"
 			c.Links = []Link{{Sites: []string{"a", "b"}}, {Sites: []string{"b", "c"}}}
@@ -84,5 +83,25 @@ func TestHubAndSummaryRefusals(t *testing.T) {
 	c.Hub, c.SummaryCidr = "c", "10.0.0.0/14"
 	if err := Validate(Normalize(c)); err != nil {
 		t.Errorf("hub c, summary 10.0.0.0/14: %v", err)
+	}
+}
+
+// Pulumi.yaml declares "" as the default of hub and summaryCidr, and the
+// CLI passes it: "" is no hub and no summary.
+func TestHubAndSummaryEmptyAreUnset(t *testing.T) {
+	c, err := Decode(map[string]string{
+		"vpclink:sites":       `[{"name":"a","region":"eu-west-1","vpcCidr":"10.0.0.0/16","vpnSubnetCidr":"10.0.0.0/24","terminalSubnetCidr":"10.0.1.0/24","vpnPrivateIp":"10.0.0.10","terminalPrivateIp":"10.0.1.30"},{"name":"b","region":"sa-east-1","vpcCidr":"10.1.0.0/16","vpnSubnetCidr":"10.1.0.0/24","terminalSubnetCidr":"10.1.1.0/24","vpnPrivateIp":"10.1.0.20","terminalPrivateIp":"10.1.1.40"}]`,
+		"vpclink:hub":         "",
+		"vpclink:summaryCidr": "",
+	}, nil)
+	if err == nil {
+		err = Validate(Normalize(c))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err = Decode(map[string]string{"vpclink:hub": `["a"]`}, nil)
+	if err == nil || !strings.Contains(err.Error(), `config vpclink:hub = ["a"]: must be a string, not a list`) {
+		t.Errorf("a list for hub: %v", err)
 	}
 }
