@@ -205,7 +205,28 @@ func TestPulumiYAMLDefaultsAreTheProgramDefaults(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &project); err != nil {
 		t.Fatal(err)
 	}
+	// The CLI hands every default of a key the stack leaves out to the
+	// program as a set value: the dev stack with all of them must run.
+	cfg := loadStack(t, "Pulumi.dev.yaml")
+	for k, v := range project.Config {
+		if _, set := cfg[k]; set || v.Default == nil {
+			continue
+		}
+		switch d := v.Default.(type) {
+		case string:
+			cfg[k] = d
+		default:
+			b, _ := json.Marshal(d)
+			cfg[k] = string(b)
+		}
+	}
+	if res := evaluate(t, cfg); res.err != nil {
+		t.Errorf("the dev stack with every Pulumi.yaml default set, as the CLI passes them: %v", res.err)
+	}
 	for k, want := range map[string]any{
+		"tunnelMode":   topology.DefaultTunnelMode,
+		"hub":          "",
+		"summaryCidr":  "",
 		"instanceType": topology.DefaultInstanceType,
 		"os":           topology.DefaultOS,
 		"sshUser":      topology.DefaultSSHUser,
