@@ -1423,3 +1423,41 @@ func TestHubWithDirectLink(t *testing.T) {
 		t.Error("paris should route tokyo over its own link and ohio through the hub")
 	}
 }
+
+// nSites is n sites with terminals, VPCs 10.i.0.0/16, for counting.
+func nSites(n int) string {
+	var sites []string
+	for i := 0; i < n; i++ {
+		sites = append(sites, fmt.Sprintf(`{"name":"s%02d","region":"eu-west-1","vpcCidr":"10.%d.0.0/16","vpnSubnetCidr":"10.%[2]d.0.0/24","terminalSubnetCidr":"10.%[2]d.1.0/24","vpnPrivateIp":"10.%[2]d.0.10","terminalPrivateIp":"10.%[2]d.1.40"}`, i, i))
+	}
+	return "[" + strings.Join(sites, ",") + "]"
+}
+
+// TestResourcesPerSite: the README's resource counts. A stack is 3
+// resources, a site 25, a link 10 plus, per VPC a site reaches, a route and
+// two terminal rules (or, with summaryCidr, 3 per site for all of them).
+// A component that adds or drops a resource fails this until the README's
+// numbers follow.
+func TestResourcesPerSite(t *testing.T) {
+	const stack, site, link, perReached, summary = 3, 25, 10, 3, 3
+	for _, n := range []int{2, 4, 10} {
+		for _, kind := range []string{"mesh", "hub", "hub+summary"} {
+			cfg := map[string]string{"vpclink:sites": nSites(n)}
+			links, reached := n*(n-1)/2, n*(n-1)
+			want := stack + site*n + link*links + perReached*reached
+			if kind != "mesh" {
+				cfg["vpclink:hub"] = "s00"
+				links = n - 1
+				want = stack + site*n + link*links + perReached*reached
+			}
+			if kind == "hub+summary" {
+				cfg["vpclink:summaryCidr"] = "10.0.0.0/12"
+				want = stack + site*n + link*links + summary*n
+			}
+			res := mustEvaluate(t, cfg)
+			if got := len(res.mon.Registrations()); got != want || len(res.config.Links) != links {
+				t.Errorf("%d-site %s: %d resources, %d links; want %d, %d", n, kind, got, len(res.config.Links), want, links)
+			}
+		}
+	}
+}
