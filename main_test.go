@@ -1364,15 +1364,16 @@ func TestHubTopology(t *testing.T) {
 	if want := []string{"hub-paris", "hub-tokyo", "hub-ohio"}; !reflect.DeepEqual(names, want) {
 		t.Errorf("links %v, want %v", names, want)
 	}
-	// paris reaches tokyo and ohio through its link to the hub: two
-	// routes, and two rules each on its terminal, beyond the hub's own.
-	for _, n := range []string{"hub-paris-paris-route-tokyo", "hub-paris-paris-route-ohio", "hub-paris-paris-icmp-from-tokyo", "hub-paris-paris-udp-from-ohio"} {
+	// paris reaches tokyo and ohio through its link to the hub: a route
+	// and two terminal rules each, the site's own (named after the
+	// destination, not after the link).
+	for _, n := range []string{"paris-route-to-tokyo", "paris-route-to-ohio", "paris-terminal-sg-icmp-from-site-tokyo", "paris-terminal-sg-udp-from-site-ohio"} {
 		if res.mon.FindName(n) == nil {
 			t.Errorf("no %s", n)
 		}
 	}
 	// ohio has no terminal: no rules for one, but the routes.
-	if res.mon.FindName("hub-ohio-ohio-icmp-from-paris") != nil || res.mon.FindName("hub-ohio-ohio-route-paris") == nil {
+	if res.mon.FindName("ohio-terminal-sg-icmp-from-site-paris") != nil || res.mon.FindName("ohio-route-to-paris") == nil {
 		t.Error("ohio (no terminal) should have routes to the other spokes and no terminal rules")
 	}
 	// The hub's ends route only their spoke.
@@ -1419,8 +1420,43 @@ func TestHubWithDirectLink(t *testing.T) {
 	cfg["vpclink:links"] = `[{"sites":["hub","paris"]},{"sites":["hub","tokyo"]},{"sites":["hub","ohio"]},{"sites":["paris","tokyo"]}]`
 	res := mustEvaluate(t, cfg)
 	checkInvariants(t, res, sitesOf(t, cfg), topology.DefaultSSHAllowedCIDRs)
-	if res.mon.FindName("hub-paris-paris-route-tokyo") != nil || res.mon.FindName("hub-paris-paris-route-ohio") == nil {
-		t.Error("paris should route tokyo over its own link and ohio through the hub")
+	routes := regexp.MustCompile(`(?m)^route .*$`)
+	if got := routes.FindAllString(configOf(t, res.mon.Find(tCommand, "hub-paris-paris-setup")), -1); !reflect.DeepEqual(got, []string{"route 10.0.0.0 255.255.0.0", "route 172.16.0.0 255.255.0.0"}) {
+		t.Errorf("paris sends %v to the hub, want the hub's and ohio's VPCs (tokyo has its own link)", got)
+	}
+}
+
+// TestRoutesKeepTheirResources: the route and terminal rules of a site for
+// a destination are the site's, named after the destination, so that
+// moving the destination between a direct link and the hub changes
+// nothing in AWS; those of a direct link's peer carry their earlier names,
+// the link's own children, as aliases, so a stack made before keeps them.
+func TestRoutesKeepTheirResources(t *testing.T) {
+	res := mustEvaluate(t, loadStack(t, "Pulumi.dev.yaml"))
+	link := res.mon.Find("vpclink:index:Link", "a-b")
+	if link == nil {
+		t.Fatal("no link a-b")
+	}
+	for name, old := range map[string]string{
+		"a-route-to-b": "a-b-a-route", "b-route-to-a": "a-b-b-route",
+		"a-terminal-sg-icmp-from-site-b": "a-b-a-icmp-from-peer", "b-terminal-sg-udp-from-site-a": "a-b-b-udp-from-peer",
+	} {
+		r := res.mon.FindName(name)
+		if r == nil {
+			t.Errorf("no %s", name)
+			continue
+		}
+		if !strings.HasSuffix(r.Parent, "vpclink:index:Site::"+name[:1]) {
+			t.Errorf("%s: parent %s, want its site", name, r.Parent)
+		}
+		ok := false
+		for _, a := range r.Aliases {
+			ok = ok || strings.HasPrefix(a, old+" under ") && strings.HasSuffix(a, "vpclink:index:Link::a-b") ||
+				strings.HasSuffix(a, "vpclink:index:Link$"+r.Type+"::"+old)
+		}
+		if !ok {
+			t.Errorf("%s: aliases %v, want %s under link a-b", name, r.Aliases, old)
+		}
 	}
 }
 

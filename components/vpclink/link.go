@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -128,15 +127,15 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 	var ready [2][]pulumi.Resource
 	for i, site := range a.Sites {
 		siteOpts := []pulumi.ResourceOption{parent, pulumi.Provider(site.Provider)}
-		routes, err := a.routes(ctx, name, i, siteOpts)
+		routes, err := a.routes(ctx, link, i)
 		if err != nil {
 			return nil, err
 		}
-		rules, err := a.rules(ctx, name, i, siteOpts)
+		rule, err := a.tunnelRule(ctx, name, i, siteOpts)
 		if err != nil {
 			return nil, err
 		}
-		ready[i] = append(routes, rules...)
+		ready[i] = append(routes, rule)
 		if err := link.setup(ctx, a, i, parent); err != nil {
 			return nil, err
 		}
@@ -261,85 +260,46 @@ func (link *Link) identities(ctx *pulumi.Context, a LinkArgs, parent pulumi.Reso
 	return nil
 }
 
-// reachedSite is a site an end of a link sends into the tunnel, with the
-// suffix of the resource names for it.
-type reachedSite struct {
-	site   *Site
-	suffix string
+// reached are the sites end i sends into the tunnel: the peer first, then
+// the transit sites.
+func (a LinkArgs) reached(i int) []*Site {
+	return append([]*Site{a.Sites[1-i]}, a.Transit[i]...)
 }
 
-// reached are the sites end i sends into the tunnel: the peer first (no
-// suffix, as before transit existed), then the transit sites.
-func (a LinkArgs) reached(i int) []reachedSite {
-	out := []reachedSite{{a.Sites[1-i], ""}}
-	for _, t := range a.Transit[i] {
-		out = append(out, reachedSite{t, "-" + t.Name})
-	}
-	return out
-}
-
-// routes sends the traffic of site i for the peer VPC and the transit VPCs
-// to site i's VPN instance, except what the site's summary route covers.
-func (a LinkArgs) routes(ctx *pulumi.Context, name string, i int, siteOpts []pulumi.ResourceOption) ([]pulumi.Resource, error) {
+// routes makes site i reach the peer VPC and the transit VPCs (Site.Reach:
+// a route and terminal rules each, unless the site's summary covers them).
+// The peer's route and rules were the link's own children before they
+// became the site's; they keep their resources under their earlier names.
+func (a LinkArgs) routes(ctx *pulumi.Context, link *Link, i int) ([]pulumi.Resource, error) {
 	site := a.Sites[i]
-	var routes []pulumi.Resource
-	for _, r := range a.reached(i) {
-		if site.covers(r.site.VpcCidr) {
-			continue
+	var out []pulumi.Resource
+	for n, dest := range a.reached(i) {
+		var aliases [][]pulumi.Alias
+		if n == 0 {
+			prefix := a.prefix(link.Name, i)
+			for _, old := range []string{prefix + "-route", prefix + "-icmp-from-peer", prefix + "-udp-from-peer"} {
+				aliases = append(aliases, []pulumi.Alias{{Name: pulumi.String(old), Parent: link}})
+			}
 		}
-		route, err := ec2.NewRoute(ctx, a.prefix(name, i)+"-route"+r.suffix, &ec2.RouteArgs{
-			RouteTableId:         site.RouteTableID,
-			DestinationCidrBlock: pulumi.String(r.site.VpcCidr),
-			NetworkInterfaceId:   site.VpnNetworkInterfaceID,
-		}, siteOpts...)
+		rs, err := site.Reach(ctx, dest, aliases...)
 		if err != nil {
 			return nil, err
 		}
-		routes = append(routes, route)
+		out = append(out, rs...)
 	}
-	return routes, nil
+	return out, nil
 }
 
-// rules adds the link's ingress rules at site i: the tunnel port, from the
-// peer VPN instance only, and on a terminal ICMP and traceroute from the
-// peer VPC and the transit VPCs (unless the site's summary covers them).
-func (a LinkArgs) rules(ctx *pulumi.Context, name string, i int, siteOpts []pulumi.ResourceOption) ([]pulumi.Resource, error) {
+// tunnelRule admits the link's UDP port at site i from the peer VPN
+// instance only.
+func (a LinkArgs) tunnelRule(ctx *pulumi.Context, name string, i int, siteOpts []pulumi.ResourceOption) (pulumi.Resource, error) {
 	site, peer := a.Sites[i], a.Sites[1-i]
-	prefix := a.prefix(name, i)
 	with := func(more ...pulumi.ResourceOption) []pulumi.ResourceOption {
 		return append(append([]pulumi.ResourceOption{}, siteOpts...), more...)
 	}
-	var rules []pulumi.Resource
-	tunnelRule, err := site.ingressRule(ctx, prefix+"-tunnel", site.VpnSecurityGroupID,
+	return site.ingressRule(ctx, a.prefix(name, i)+"-tunnel", site.VpnSecurityGroupID,
 		ingress{"", fmt.Sprintf("OpenVPN link %s from the peer VPN instance", name), "udp", a.Port, a.Port},
 		peer.VpnPublicIP.ApplyT(func(ip string) string { return ip + "/32" }).(pulumi.StringOutput), with)
-	if err != nil {
-		return nil, err
-	}
-	rules = append(rules, tunnelRule)
-	if !site.HasTerminal {
-		return rules, nil
-	}
-	for _, from := range a.reached(i) {
-		if site.covers(from.site.VpcCidr) {
-			continue
-		}
-		suffix := "-from-peer"
-		if from.suffix != "" {
-			suffix = "-from" + from.suffix
-		}
-		for _, r := range []ingress{
-			{"", fmt.Sprintf("ICMP from %s over link %s", from.site.Name, name), "icmp", -1, -1},
-			{"", fmt.Sprintf("traceroute from %s over link %s", from.site.Name, name), "udp", tracerouteFirstPort, tracerouteLastPort},
-		} {
-			rule, err := site.ingressRule(ctx, fmt.Sprintf("%s-%s%s", prefix, r.protocol, suffix), site.TerminalSecurityGroupID, r, pulumi.String(from.site.VpcCidr), with)
-			if err != nil {
-				return nil, err
-			}
-			rules = append(rules, rule)
-		}
-	}
-	return rules, nil
 }
 
 // setup registers the remote command that configures OpenVPN on site i's
@@ -455,8 +415,8 @@ func (a LinkArgs) tunnel(name string, i int, remoteAddress, peerFingerprint stri
 // networks are the VPC networks end i routes into the tunnel.
 func (a LinkArgs) networks(i int) []string {
 	var out []string
-	for _, r := range a.reached(i) {
-		out = append(out, r.site.VpcCidr)
+	for _, s := range a.reached(i) {
+		out = append(out, s.VpcCidr)
 	}
 	return out
 }

@@ -187,6 +187,13 @@ type Site struct {
 	// vpnInstance and terminalInstance (nil without a terminal): the remote
 	// commands on an instance are deleted with it, without SSH.
 	vpnInstance, terminalInstance pulumi.Resource
+	// reached holds what Reach registered, by destination site name.
+	reached map[string][]pulumi.Resource
+	// routeTable and terminalGroup are what Reach adds to.
+	routeTable    pulumi.StringOutput
+	terminalGroup pulumi.StringOutput
+	// with are the options of the site's AWS resources.
+	with func(...pulumi.ResourceOption) []pulumi.ResourceOption
 }
 
 // InputError is a site input that the region's API refuses: Input is the
@@ -399,6 +406,7 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 	if err := site.summaryRoute(ctx, name, network, groups, with); err != nil {
 		return err
 	}
+	site.routeTable, site.terminalGroup, site.with = network.routeTable.ID().ToStringOutput(), groups.terminal.ID().ToStringOutput(), with
 
 	site.VpcID = network.vpc.ID().ToStringOutput()
 	site.AvailabilityZone = network.vpnSubnet.AvailabilityZone
@@ -453,6 +461,65 @@ func (site *Site) summaryRoute(ctx *pulumi.Context, name string, network *siteNe
 		}
 	}
 	return nil
+}
+
+// Reach makes the site send dest's VPC to its VPN instance and, on its
+// terminal, admit ICMP and traceroute from it: a route in the route table
+// ("<site>-route-to-<dest>") and two ingress rules
+// ("<site>-terminal-sg-{icmp,udp}-from-site-<dest>"), children of the site,
+// named after the destination and not after the link that carries it, so
+// that a destination moving between a direct link and a hub keeps them (AWS
+// refuses a second route to one destination, RouteAlreadyExists, and a
+// second identical rule, InvalidPermission.Duplicate). Nothing is
+// registered for what SummaryCidr covers. Once per destination: later
+// calls return the resources of the first. aliases are the earlier names
+// of the route and of the two rules, in that order (missing ones: none),
+// so that a stack made before these names keeps its resources.
+func (site *Site) Reach(ctx *pulumi.Context, dest *Site, aliases ...[]pulumi.Alias) ([]pulumi.Resource, error) {
+	if dest == nil || dest == site {
+		return nil, fmt.Errorf("site %q: Reach needs another site", site.Name)
+	}
+	if site.with == nil {
+		return nil, fmt.Errorf("site %q: Reach needs a built site (Build, or NewSite)", site.Name)
+	}
+	if done, ok := site.reached[dest.Name]; ok {
+		return done, nil
+	}
+	alias := func(n int) pulumi.ResourceOption {
+		if n < len(aliases) {
+			return pulumi.Aliases(aliases[n])
+		}
+		return pulumi.Composite()
+	}
+	var out []pulumi.Resource
+	if !site.covers(dest.VpcCidr) {
+		route, err := ec2.NewRoute(ctx, fmt.Sprintf("%s-route-to-%s", site.Name, dest.Name), &ec2.RouteArgs{
+			RouteTableId:         site.routeTable,
+			DestinationCidrBlock: pulumi.String(dest.VpcCidr),
+			NetworkInterfaceId:   site.VpnNetworkInterfaceID,
+		}, site.with(alias(0))...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, route)
+		if site.HasTerminal {
+			for n, r := range []ingress{
+				{"", fmt.Sprintf("ICMP from %s", dest.Name), "icmp", -1, -1},
+				{"", fmt.Sprintf("traceroute from %s", dest.Name), "udp", tracerouteFirstPort, tracerouteLastPort},
+			} {
+				rule, err := site.ingressRule(ctx, fmt.Sprintf("%s-terminal-sg-%s-from-site-%s", site.Name, r.protocol, dest.Name), site.terminalGroup, r, pulumi.String(dest.VpcCidr), site.with, alias(1+n))
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, rule)
+			}
+		}
+	}
+	if site.reached == nil {
+		site.reached = map[string][]pulumi.Resource{}
+	}
+	site.reached[dest.Name] = out
+	return out, nil
 }
 
 // covers reports whether the site's summary route covers network cidr.

@@ -44,6 +44,10 @@ type Registration struct {
 	// ReplacementTrigger is the resource option (null when not set): the
 	// engine replaces the resource when it differs from the recorded one.
 	ReplacementTrigger resource.PropertyValue
+	// Aliases are the resource's aliases: full URNs, or for an alias spec
+	// "<name> under <parent URN>" (the SDK sends whichever the monitor
+	// supports).
+	Aliases []string
 }
 
 // Call is one invoke.
@@ -160,6 +164,14 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 		r.AdditionalSecretOutputs = rpc.GetAdditionalSecretOutputs()
 		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
+		r.Aliases = append(r.Aliases, rpc.GetAliasURNs()...)
+		for _, a := range rpc.GetAliases() {
+			if u := a.GetUrn(); u != "" {
+				r.Aliases = append(r.Aliases, u)
+			} else if spec := a.GetSpec(); spec != nil {
+				r.Aliases = append(r.Aliases, spec.GetName()+" under "+spec.GetParentUrn())
+			}
+		}
 		if rt := rpc.GetReplacementTrigger(); rt != nil {
 			v, err := plugin.UnmarshalPropertyValue("replacementTrigger", rt, plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true})
 			if err != nil {
