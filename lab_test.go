@@ -985,6 +985,40 @@ func TestLabHub(t *testing.T) {
 	if wrong := reachable(""); len(wrong) > 0 {
 		t.Errorf("after the restart:\n%s", strings.Join(wrong, "\n"))
 	}
+
+	// Day 2: a direct spoke-to-spoke link beside the hub, then removed
+	// again, then a summary route. Routes and rules stay where they are
+	// (AWS would refuse a second route to one destination): only the new
+	// link's resources are created, and the setups update their routes.
+	onlyLink := func(what, link string) {
+		t.Helper()
+		for name, op := range previewSteps(t, l) {
+			if !strings.HasPrefix(name, link) && op != "update" || (op == "replace" || strings.Contains(op, "replace")) {
+				t.Errorf("%s: %s would %s", what, name, op)
+			}
+		}
+	}
+	for i, ends := range [][2]string{{"frankfurt", "paris"}, {"frankfurt", "tokyo"}, {"frankfurt", "oregon"}, {"paris", "tokyo"}} {
+		for e, s := range ends {
+			runPulumi(t, l, "config", "set", "--path", fmt.Sprintf("vpclink:links[%d].sites[%d]", i, e), s)
+		}
+	}
+	onlyLink("adding link paris-tokyo beside the hub", "paris-tokyo")
+	assertNoWarnings(t, "up adding paris-tokyo", runPulumi(t, l, "up", "--yes", "--skip-preview"))
+	// 4 links x 2, and paris and tokyo to oregon through the hub x 2.
+	walkthrough(t, l, 12)
+	runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
+
+	runPulumi(t, l, "config", "rm", "vpclink:links")
+	onlyLink("removing link paris-tokyo", "paris-tokyo")
+	assertNoWarnings(t, "up removing paris-tokyo", runPulumi(t, l, "up", "--yes", "--skip-preview"))
+	walkthrough(t, l, 12)
+
+	runPulumi(t, l, "config", "set", "vpclink:summaryCidr", "10.0.0.0/14")
+	assertNoWarnings(t, "up with summaryCidr", runPulumi(t, l, "up", "--yes", "--skip-preview"))
+	walkthrough(t, l, 12)
+	runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
+
 	assertNoWarnings(t, "destroy", runPulumi(t, l, "destroy", "--yes", "--skip-preview"))
 	if n := stackResources(t, l); n != 0 {
 		t.Errorf("%d resources left in the stack after destroy", n)
