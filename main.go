@@ -163,6 +163,9 @@ type infrastructure struct {
 	sshPrivateKey pulumi.StringOutput
 	sshPublicKey  pulumi.StringOutput
 	generatedKey  bool
+	// transit holds, by site, the output of the check of the sites it
+	// reaches through the hub.
+	transit map[string]pulumi.StringOutput
 }
 
 // createInfrastructure registers every resource of a validated configuration.
@@ -239,7 +242,54 @@ func createInfrastructure(ctx *pulumi.Context, cfg topology.Config) (*infrastruc
 		}
 		infra.links = append(infra.links, link)
 	}
-	return infra, nil
+	return infra, infra.transitChecks(ctx, routes, byName)
+}
+
+// transitChecks registers, with a hub and the post-deploy check on, one
+// check per site that reaches others through the hub: it pings each of
+// them after every setup on the way (a link's own check covers its two
+// ends only).
+func (infra *infrastructure) transitChecks(ctx *pulumi.Context, routes map[string][]topology.Route, byName map[string]*vpclink.Site) error {
+	cfg := infra.config
+	if !cfg.CheckEnabled() {
+		return nil
+	}
+	infra.transit = map[string]pulumi.StringOutput{}
+	for _, s := range cfg.Sites {
+		var to []*vpclink.Site
+		var links []*vpclink.Link
+		seen := map[int]bool{}
+		use := func(k int) {
+			if !seen[k] {
+				seen[k] = true
+				links = append(links, infra.links[k])
+			}
+		}
+		for _, r := range routes[s.Name] {
+			if r.Direct {
+				continue
+			}
+			to = append(to, byName[r.Site])
+			use(r.Link)
+			for _, h := range routes[cfg.Hub] {
+				if h.Site == r.Site {
+					use(h.Link)
+				}
+			}
+		}
+		if len(to) == 0 {
+			continue
+		}
+		check, err := vpclink.NewTransitCheck(ctx, &vpclink.TransitCheckArgs{
+			From: byName[s.Name], To: to, Links: links,
+			SSH: vpclink.SSHArgs{User: cfg.SSHUser, PrivateKey: infra.sshPrivateKey},
+		}, pulumi.Provider(infra.command))
+		if err != nil {
+			return err
+		}
+		infra.transit[s.Name] = check.Stdout
+	}
+	return nil
 }
 
 // sshKey takes the operator's key pair or derives one from a random seed
@@ -336,6 +386,14 @@ func outputs(infra *infrastructure) pulumi.Map {
 	if infra.config.Hub != "" {
 		// The site that forwards between the others.
 		out["hub"] = pulumi.String(infra.config.Hub)
+	}
+	if len(infra.transit) > 0 {
+		// Per site: one line per site it reaches through the hub.
+		transit := pulumi.Map{}
+		for site, o := range infra.transit {
+			transit[site] = o
+		}
+		out["transitCheck"] = transit
 	}
 	return out
 }

@@ -854,7 +854,7 @@ func checkSetups(t *testing.T, res *result, sites []site) {
 	// Checks run after both setups of their link.
 	for _, cmd := range mon.ByType(tCommand) {
 		name, ok := strings.CutSuffix(cmd.Name, "-check")
-		if !ok {
+		if !ok || strings.HasSuffix(name, "-transit") {
 			continue
 		}
 		var setups int
@@ -1298,9 +1298,17 @@ func checkForwarding(t *testing.T, res *result, sites []site, peers map[string][
 		}
 	}
 	linked := map[[2]string]bool{}
+	linkOf := map[[2]string]string{}
 	for _, l := range res.config.Links {
 		linked[[2]string{l.Sites[0], l.Sites[1]}], linked[[2]string{l.Sites[1], l.Sites[0]}] = true, true
+		if _, dup := linkOf[[2]string{l.Sites[0], l.Sites[1]}]; !dup {
+			linkOf[[2]string{l.Sites[0], l.Sites[1]}], linkOf[[2]string{l.Sites[1], l.Sites[0]}] = l.Name, l.Name
+		}
 	}
+	// What each site reaches through the hub, and the links on the way.
+	transit := map[string][]site{}
+	onPath := map[string][]string{}
+	defer func() { checkTransitChecks(t, res, sites, transit, onPath) }()
 	for _, s := range sites {
 		for _, d := range sites {
 			if s.name == d.name {
@@ -1322,6 +1330,12 @@ func checkForwarding(t *testing.T, res *result, sites []site, peers map[string][
 			}
 			reached := path[len(path)-1] == d.name
 			hub := res.config.Hub
+			if reached && len(path) == 3 {
+				transit[s.name] = append(transit[s.name], d)
+				for i := 0; i < 2; i++ {
+					onPath[s.name] = append(onPath[s.name], linkOf[[2]string{path[i], path[i+1]}])
+				}
+			}
 			switch {
 			case linked[[2]string{s.name, d.name}] && (!reached || len(path) != 2):
 				t.Errorf("%s -> %s: path %v, want the direct link", s.name, d.name, path)
@@ -1475,24 +1489,88 @@ func nSites(n int) string {
 // A component that adds or drops a resource fails this until the README's
 // numbers follow.
 func TestResourcesPerSite(t *testing.T) {
-	const stack, site, link, perReached, summary = 3, 25, 10, 3, 3
+	// A spoke that reaches others through the hub adds its transit check.
+	const stack, site, link, perReached, summary, transitCheck = 3, 25, 10, 3, 3, 1
 	for _, n := range []int{2, 4, 10} {
 		for _, kind := range []string{"mesh", "hub", "hub+summary"} {
 			cfg := map[string]string{"vpclink:sites": nSites(n)}
 			links, reached := n*(n-1)/2, n*(n-1)
 			want := stack + site*n + link*links + perReached*reached
+			spokes := 0
+			if n > 2 {
+				spokes = n - 1
+			}
 			if kind != "mesh" {
 				cfg["vpclink:hub"] = "s00"
 				links = n - 1
-				want = stack + site*n + link*links + perReached*reached
+				want = stack + site*n + link*links + perReached*reached + transitCheck*spokes
 			}
 			if kind == "hub+summary" {
 				cfg["vpclink:summaryCidr"] = "10.0.0.0/12"
-				want = stack + site*n + link*links + summary*n
+				want = stack + site*n + link*links + summary*n + transitCheck*spokes
 			}
 			res := mustEvaluate(t, cfg)
 			if got := len(res.mon.Registrations()); got != want || len(res.config.Links) != links {
 				t.Errorf("%d-site %s: %d resources, %d links; want %d, %d", n, kind, got, len(res.config.Links), want, links)
+			}
+		}
+	}
+}
+
+// checkTransitChecks: with the post-deploy check on, each site that reaches
+// others through the hub has one transit check, pinging exactly those
+// sites (terminal, else VPN instance) from its terminal (else its VPN
+// instance), after every setup on the way; no other site has one.
+func checkTransitChecks(t *testing.T, res *result, sites []site, transit map[string][]site, onPath map[string][]string) {
+	t.Helper()
+	for _, s := range sites {
+		cmd := res.mon.Find(tCommand, s.name+"-transit-check")
+		if len(transit[s.name]) == 0 || !res.config.CheckEnabled() {
+			if cmd != nil {
+				t.Errorf("%s: a transit check where nothing is reached through the hub", s.name)
+			}
+			continue
+		}
+		if cmd == nil {
+			t.Errorf("%s reaches %d sites through the hub and has no transit check", s.name, len(transit[s.name]))
+			continue
+		}
+		src := s.vpnIP
+		if s.terminal {
+			src = s.termIP
+		}
+		var want []string
+		for _, d := range transit[s.name] {
+			dst := d.vpnIP
+			if d.terminal {
+				dst = d.termIP
+			}
+			want = append(want, src+" -> "+dst)
+		}
+		got := regexp.MustCompile(`# vpclink: post-deploy check, (\S+ -> \S+) through`).FindAllStringSubmatch(in(cmd, "create"), -1)
+		var pings []string
+		for _, m := range got {
+			pings = append(pings, m[1])
+		}
+		if !reflect.DeepEqual(sorted(pings), sorted(want)) {
+			t.Errorf("%s: pings %v, want %v", cmd.Name, pings, want)
+		}
+		deps := map[string]bool{}
+		for _, dep := range cmd.Dependencies {
+			if d := res.mon.ByURN(dep); d != nil && strings.HasSuffix(d.Name, "-setup") {
+				deps[d.Name] = true
+			}
+		}
+		for _, l := range onPath[s.name] {
+			for _, cl := range res.config.Links {
+				if cl.Name != l {
+					continue
+				}
+				for _, e := range cl.Sites {
+					if !deps[l+"-"+e+"-setup"] {
+						t.Errorf("%s does not wait for %s-%s-setup", cmd.Name, l, e)
+					}
+				}
 			}
 		}
 	}

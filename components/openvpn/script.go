@@ -381,6 +381,26 @@ printf '%s -> %s: no reply after %d attempts\n%s\n' {{.Src}} {{.Dst}} {{.Attempt
 exit 1
 `))
 
+// PingAllScript renders the post-deploy check from src to every address
+// of dsts (PingScript each, one after the other): one summary line per
+// destination, and it fails when any gets no reply.
+func PingAllScript(src string, dsts []string) (string, error) {
+	if len(dsts) == 0 {
+		return "", fmt.Errorf("openvpn: ping check from %s: no destination", src)
+	}
+	var b strings.Builder
+	b.WriteString("rc=0\n")
+	for _, d := range dsts {
+		one, err := PingScript(src, d)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "(\n%s) || rc=1\n", one)
+	}
+	b.WriteString("exit $rc\n")
+	return b.String(), nil
+}
+
 // PingScript renders the post-deploy check: ping dst from src with bounded
 // retries (PingAttempts, PingRetrySeconds apart), waiting for a first reply
 // before measuring three pings, so the result reports the tunnel once it is

@@ -99,6 +99,9 @@ type Link struct {
 	// skipped); CheckResults holds their summary lines.
 	Checks       [2]*remote.Command
 	CheckResults pulumi.StringArrayOutput `pulumi:"checkResults"`
+
+	// ready are the routes and rules of both ends, which checks wait for.
+	ready []pulumi.Resource
 }
 
 // NewLink creates a Link.
@@ -141,7 +144,8 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 		}
 	}
 
-	if err := link.checks(ctx, a, append(ready[0], ready[1]...)); err != nil {
+	link.ready = append(append([]pulumi.Resource{}, ready[0]...), ready[1]...)
+	if err := link.checks(ctx, a, link.ready); err != nil {
 		return nil, err
 	}
 
