@@ -17,7 +17,7 @@ import (
 )
 
 func main() {
-	host := &langgo.Host{}
+	host := &langgo.Host{ProgramCache: os.Getenv(langgo.EnvProgramCache)}
 	// Flags the engine may pass (-tracing, -root, ...) are ignored; the
 	// engine's address is the last argument.
 	for _, a := range os.Args[1:] {

@@ -153,3 +153,76 @@ func TestRunBinaryOption(t *testing.T) {
 		t.Fatalf("ran %q, want %q", b, bin)
 	}
 }
+
+// With ProgramCache the program is linked into a kept file: an unchanged
+// program runs without being linked again, a changed one is rebuilt, a
+// compile error is reported as without the cache, and nothing of a run is
+// left behind but the kept file and its lock.
+func TestRunProgramCache(t *testing.T) {
+	src := func(v string) string {
+		return "package main\nimport \"os\"\nfunc main() { os.WriteFile(\"ran\", []byte(\"" + v + "\"), 0o600) }\n"
+	}
+	dir := program(t, src("v1"))
+	cache := filepath.Join(t.TempDir(), "cache")
+	runCached := func() *pulumirpc.RunResponse {
+		t.Helper()
+		req := &pulumirpc.RunRequest{Project: "p", Stack: "s", Pwd: dir,
+			Info: &pulumirpc.ProgramInfo{RootDirectory: dir, ProgramDirectory: dir, EntryPoint: "."}}
+		resp, err := (&Host{Engine: "127.0.0.1:1", ProgramCache: cache}).Run(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	kept := func() os.FileInfo {
+		t.Helper()
+		m, _ := filepath.Glob(filepath.Join(cache, "program-*[^k]"))
+		if len(m) != 1 {
+			t.Fatalf("kept programs %v, want one", m)
+		}
+		fi, err := os.Stat(m[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	ran := func(want string) {
+		t.Helper()
+		if b, _ := os.ReadFile(filepath.Join(dir, "ran")); string(b) != want {
+			t.Fatalf("the program wrote %q, want %q", b, want)
+		}
+	}
+	if resp := runCached(); resp.GetError() != "" {
+		t.Fatal(resp.GetError())
+	}
+	ran("v1")
+	first := kept()
+	if resp := runCached(); resp.GetError() != "" {
+		t.Fatal(resp.GetError())
+	}
+	ran("v1")
+	if !os.SameFile(first, kept()) {
+		t.Error("an unchanged program was linked again")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src("v2")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if resp := runCached(); resp.GetError() != "" {
+		t.Fatal(resp.GetError())
+	}
+	ran("v2")
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\nfunc main() { undefinedThing() }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if resp := runCached(); !strings.Contains(resp.GetError(), "undefined: undefinedThing") {
+		t.Fatalf("compile error = %q", resp.GetError())
+	}
+	entries, _ := os.ReadDir(cache)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) != 2 || !strings.HasSuffix(names[1], ".lock") {
+		t.Errorf("left in the cache: %v, want the kept program and its lock", names)
+	}
+}
