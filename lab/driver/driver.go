@@ -349,6 +349,15 @@ func (l *Lab) Env() []string {
 	)
 }
 
+// previewEnv is what a preview adds to Env. The engine (3.274) gives a
+// preview a snapshot manager that discards what it saves, yet serialises
+// and verifies the whole snapshot after every step: quadratic in the
+// stack's resources (a 10-site mesh: 12 of 16 s). PULUMI_SKIP_CHECKPOINTS
+// makes it save once, at the end, into the same discarding persister: what
+// the preview shows and does is unchanged. Not for up, refresh or destroy,
+// whose checkpoints are the state an interrupted run recovers from.
+var previewEnv = []string{"PULUMI_SKIP_CHECKPOINTS=true"}
+
 // configFileCommands take --config-file.
 var configFileCommands = map[string]bool{"up": true, "preview": true, "destroy": true, "refresh": true, "config": true, "import": true}
 
@@ -367,6 +376,9 @@ func (l *Lab) Command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "nsenter", full...)
 	cmd.Dir = l.project()
 	cmd.Env = l.Env()
+	if len(args) > 0 && args[0] == "preview" {
+		cmd.Env = append(cmd.Env, previewEnv...)
+	}
 	return cmd
 }
 
