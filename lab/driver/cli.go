@@ -15,7 +15,7 @@ import (
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/checks"
 )
 
-const usage = `usage: lab up|prepare|check|faults|matrix|down|bench|throughput|pulumi [flags] [-- PULUMI ARGS...]
+const usage = `usage: lab up|prepare|check|faults|matrix|scale|down|bench|throughput|pulumi [flags] [-- PULUMI ARGS...]
 
   up      build the emulated regions, run ` + "`pulumi up`" + ` of the program against
           them with the real Pulumi CLI, then the walk-through checks
@@ -32,6 +32,13 @@ const usage = `usage: lab up|prepare|check|faults|matrix|down|bench|throughput|p
           (preview, up with a pinger through the tunnel, walk-through,
           up --expect-no-changes), then down, even on failure; prints a
           Markdown table. -only REGEX runs the changes whose names match
+  scale   on a fresh lab that deploys nothing (prefix vlsc unless given):
+          ` + "`pulumi preview`" + ` of generated stacks (sites s00, s01, ...), every
+          row once per run; prints a Markdown table (resources, links,
+          seconds, ms per resource, ratio to the 10-site mesh) and the
+          issue's goals. Default rows: 2 sites, the 10-site mesh as the lab
+          previewed it before the cuts, 10-site mesh, 10-site hub, 50-site
+          hub, then both 10-site meshes again (drift)
   bench   repeat up/measure/down and print timings, then the throughput
           table on a lab of its own
   throughput  the throughput table (iperf3) on a lab that is up
@@ -39,7 +46,14 @@ const usage = `usage: lab up|prepare|check|faults|matrix|down|bench|throughput|p
 flags (every verb):
   -stack FILE   stack file to deploy (default Pulumi.dev.yaml)
   -prefix NAME  namespace prefix, so several labs can coexist (default vlab)
-  -runs N       bench only: number of up/down runs (default 3)
+  -runs N       bench: number of up/down runs; scale: previews per row
+                (default 3)
+  -sites LIST, -topology mesh,hub   scale only: rows of every topology
+                times every site count (e.g. -sites 10,50 -topology hub)
+  -before       scale only: also preview each row as before the cuts
+                (engine checkpoint after every step, program linked every run)
+  -trace DIR    scale only: one more preview per row with the CLI's
+                OpenTelemetry trace in DIR, and where its time went
   -throughput-runs N, -seconds S   bench and throughput: iperf3 runs per
                 variant and their length (default 3 runs of 5 s, one stream
                 and four), interleaved: each round measures every variant once;
@@ -69,6 +83,10 @@ func Main(args []string) int {
 	tpSecs := fs.Int("seconds", 5, "bench, throughput: seconds per iperf3 run")
 	noThroughput := fs.Bool("no-throughput", false, "bench: timings only")
 	only := fs.String("only", "", "matrix: changes whose names match")
+	sites := fs.String("sites", "", "scale: site counts, comma-separated")
+	topologies := fs.String("topology", "", "scale: mesh, hub or mesh,hub")
+	before := fs.Bool("before", false, "scale: also preview each row as before the cuts")
+	trace := fs.String("trace", "", "scale: directory for a traced preview of each row")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -158,6 +176,8 @@ func Main(args []string) int {
 		return 0
 	case "matrix":
 		return matrixVerb(ctx, fs, stackFile, *only)
+	case "scale":
+		return scaleVerb(ctx, fs, *runs, *sites, *topologies, *before, *trace)
 	case "throughput":
 		l, err := Load(*prefix, io.Discard)
 		if err != nil {
@@ -338,6 +358,56 @@ func matrixVerb(ctx context.Context, fs *flag.FlagSet, stackFile, only string) i
 		if !r.OK() {
 			return 1
 		}
+	}
+	return 0
+}
+
+// scaleVerb prints the scale table, measured on a lab of its own (prefix
+// vlsc unless -prefix is given), removed afterwards.
+func scaleVerb(ctx context.Context, fs *flag.FlagSet, runs int, sites, topologies string, before bool, trace string) int {
+	prefix := "vlsc"
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "prefix" {
+			prefix = f.Value.String()
+		}
+	})
+	rows, err := ScaleRows(sites, topologies, before)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lab scale: %v\n", err)
+		return 2
+	}
+	if runs < 1 {
+		fmt.Fprintln(os.Stderr, "lab scale: -runs must be at least 1")
+		return 2
+	}
+	if trace != "" {
+		if trace, err = filepath.Abs(trace); err == nil {
+			err = os.MkdirAll(trace, 0o755)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "lab scale: -trace: %v\n", err)
+			return 2
+		}
+	}
+	logf, err := os.CreateTemp("", "vpclink-scale-*.log")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lab scale: %v\n", err)
+		return 1
+	}
+	defer logf.Close()
+	fmt.Printf("[scale] %d rows x %d runs on lab %s; the lab's log goes to %s\n", len(rows), runs, prefix, logf.Name())
+	start := time.Now()
+	results, traces, err := RunScale(ctx, ScaleOptions{Options: Options{Prefix: prefix, Log: logf}, Rows: rows, Runs: runs, TraceDir: trace}, os.Stdout)
+	fmt.Println()
+	ScaleTable(os.Stdout, results, runs)
+	if len(traces) > 0 {
+		fmt.Println()
+		BreakdownTable(os.Stdout, traces)
+	}
+	fmt.Printf("\n[scale] %.1f min (lab prepared and removed included)\n", time.Since(start).Minutes())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lab scale: %v\n", err)
+		return 1
 	}
 	return 0
 }

@@ -63,6 +63,9 @@ type Options struct {
 	// image.Sid, image.TrixieNoOVPN); by default the stack's regions
 	// alternate between OpenVPN 2.6 (trixie) and 2.7 (sid), in site order.
 	Flavours map[string]string
+	// PreviewOnly prepares a lab that can preview but not deploy: no
+	// images, no package repository (a preview creates nothing).
+	PreviewOnly bool
 }
 
 // Open returns the lab of opts, up or not.
@@ -159,8 +162,10 @@ func (l *Lab) Prepare(ctx context.Context) error {
 	if out, err := exec.CommandContext(ctx, langgo.GoCommand(), "mod", "download").CombinedOutput(); err != nil {
 		return fmt.Errorf("go mod download: %w\n%s", err, out)
 	}
-	if err := l.images(ctx); err != nil {
-		return err
+	if !l.opts.PreviewOnly {
+		if err := l.images(ctx); err != nil {
+			return err
+		}
 	}
 	if err := l.writeProject(); err != nil {
 		return err
