@@ -37,8 +37,9 @@ const usage = `usage: lab up|prepare|check|faults|matrix|scale|down|bench|throug
           row once per run; prints a Markdown table (resources, links,
           seconds, ms per resource, ratio to the 10-site mesh) and the
           issue's goals. Default rows: 2 sites, the 10-site mesh as the lab
-          previewed it before the cuts, 10-site mesh, 10-site hub, 50-site
-          hub, then both 10-site meshes again (drift)
+          previewed it before the cuts, 10-site mesh, 10- and 50-site hubs
+          without and with vpclink:summaryCidr, then both 10-site meshes
+          again (drift)
   bench   repeat up/measure/down and print timings, then the throughput
           table on a lab of its own
   throughput  the throughput table (iperf3) on a lab that is up
@@ -48,8 +49,9 @@ flags (every verb):
   -prefix NAME  namespace prefix, so several labs can coexist (default vlab)
   -runs N       bench: number of up/down runs; scale: previews per row
                 (default 3)
-  -sites LIST, -topology mesh,hub   scale only: rows of every topology
-                times every site count (e.g. -sites 10,50 -topology hub)
+  -sites LIST, -topology LIST   scale only: rows of every topology (mesh,
+                hub, mesh+summary, hub+summary) times every site count
+                (e.g. -sites 10,50 -topology hub,hub+summary)
   -before       scale only: also preview each row as before the cuts
                 (engine checkpoint after every step, program linked every run)
   -trace DIR    scale only: one more preview per row with the CLI's
@@ -84,7 +86,7 @@ func Main(args []string) int {
 	noThroughput := fs.Bool("no-throughput", false, "bench: timings only")
 	only := fs.String("only", "", "matrix: changes whose names match")
 	sites := fs.String("sites", "", "scale: site counts, comma-separated")
-	topologies := fs.String("topology", "", "scale: mesh, hub or mesh,hub")
+	topologies := fs.String("topology", "", "scale: mesh, hub, mesh+summary, hub+summary, comma-separated")
 	before := fs.Bool("before", false, "scale: also preview each row as before the cuts")
 	trace := fs.String("trace", "", "scale: directory for a traced preview of each row")
 	if err := fs.Parse(args[1:]); err != nil {
