@@ -78,12 +78,16 @@ func configure(ctx *pulumi.Context) (topology.Config, error) {
 // warnQuotas warns, before anything is created, about every AWS default
 // quota the configuration exceeds (Elastic IPs and VPCs per region, routes
 // per route table, rules per security group). It never refuses: the
-// account's quotas may have been raised.
+// account's quotas may have been raised. Where a summary route would save
+// routes and rules, it says which (topology.SuggestSummary).
 func warnQuotas(ctx *pulumi.Context, cfg topology.Config) error {
 	for _, w := range topology.QuotaWarnings(cfg) {
 		if err := ctx.Log.Warn(w, nil); err != nil {
 			return err
 		}
+	}
+	if cidr, without, with := topology.SuggestSummary(cfg); cidr != "" {
+		return ctx.Log.Info(fmt.Sprintf("vpclink:summaryCidr %s covers every VPC and no tunnel address: with it, the sites' routes and terminal rules for other VPCs would be %d instead of %d (`pulumi config set vpclink:summaryCidr %s`, if no other network of yours is inside it)", cidr, with, without, cidr), nil)
 	}
 	return nil
 }

@@ -1225,7 +1225,13 @@ type warnRecorder struct {
 	pulumi.Log
 	mon       *mockaws.Monitor
 	warnings  []string
+	infos     []string
 	atFirstRn int
+}
+
+func (w *warnRecorder) Info(msg string, args *pulumi.LogArgs) error {
+	w.infos = append(w.infos, msg)
+	return w.Log.Info(msg, args)
 }
 
 func (w *warnRecorder) Warn(msg string, args *pulumi.LogArgs) error {
@@ -1573,5 +1579,36 @@ func checkTransitChecks(t *testing.T, res *result, sites []site, transit map[str
 				}
 			}
 		}
+	}
+}
+
+// A hub without summaryCidr whose VPCs fit one network without tunnel
+// addresses is told which summary would save how many resources; with it,
+// or where none fits, nothing is said.
+func TestSummarySuggestion(t *testing.T) {
+	for name, tc := range map[string]struct {
+		cfg  map[string]string
+		want string
+	}{
+		"hub":               {hubWithSummary(), ""},
+		"hub, no summary":   {func() map[string]string { c := hubWithSummary(); delete(c, "vpclink:summaryCidr"); return c }(), "vpclink:summaryCidr 10.0.0.0/12 covers every VPC and no tunnel address: with it, the sites' routes and terminal rules for other VPCs would be 10 instead of 30"},
+		"no common network": {hubTopology(), ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			engineConfig(t, tc.cfg)
+			rec := &warnRecorder{mon: &mockaws.Monitor{}}
+			err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+				rec.Log = ctx.Log
+				ctx.Log = rec
+				return program(ctx)
+			}, pulumi.WithMocks("vpclink", "test", rec.mon), withConfig(tc.cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(rec.infos, "\n")
+			if tc.want == "" && strings.Contains(got, "summaryCidr") || tc.want != "" && !strings.Contains(got, tc.want) {
+				t.Errorf("infos %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

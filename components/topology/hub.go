@@ -199,3 +199,56 @@ func quoteList(names []string) string {
 	}
 	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
 }
+
+// SuggestSummary returns, for a configuration without SummaryCidr whose
+// sites reach others through a hub or more than one link, the smallest
+// network covering every VPC that contains no tunnel address and is not the
+// default route, and how many routes and terminal rules there are without
+// it (per reached VPC a route and, on a terminal, two rules) and with it
+// (one route and, on a terminal, two rules per site). It returns "" when
+// there is none or nothing to save. c must be normalized and valid.
+func SuggestSummary(c Config) (cidr string, without, with int) {
+	if c.SummaryCidr != "" || len(c.Sites) < 3 {
+		return "", 0, 0
+	}
+	var cover netip.Prefix
+	for i, s := range c.Sites {
+		p, err := netip.ParsePrefix(s.VpcCidr)
+		if err != nil {
+			return "", 0, 0
+		}
+		if i == 0 {
+			cover = p
+			continue
+		}
+		for !(cover.Contains(p.Addr()) && cover.Bits() <= p.Bits()) {
+			if cover.Bits() == 0 {
+				return "", 0, 0
+			}
+			cover, _ = cover.Addr().Prefix(cover.Bits() - 1)
+		}
+	}
+	if cover.Bits() == 0 {
+		return "", 0, 0
+	}
+	for _, l := range c.Links {
+		for _, a := range l.TunnelAddresses {
+			if ip, err := netip.ParseAddr(a); err == nil && cover.Contains(ip) {
+				return "", 0, 0
+			}
+		}
+	}
+	for name, routes := range c.Routes() {
+		s, _ := c.SiteByName(name)
+		per := 1
+		if s.HasTerminal() {
+			per = 3
+		}
+		without += per * len(routes)
+		with += per
+	}
+	if without <= with {
+		return "", 0, 0
+	}
+	return cover.String(), without, with
+}

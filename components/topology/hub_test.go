@@ -105,3 +105,30 @@ func TestHubAndSummaryEmptyAreUnset(t *testing.T) {
 		t.Errorf("a list for hub: %v", err)
 	}
 }
+
+func TestSuggestSummary(t *testing.T) {
+	c := threeSites()
+	c.Hub = "a"
+	n := Normalize(c)
+	// 3 sites with terminals each reaching 2: 18 routes and rules; a
+	// summary 9.
+	if got, without, with := SuggestSummary(n); got != "10.0.0.0/14" || without != 18 || with != 9 {
+		t.Errorf("SuggestSummary = %q, %d, %d; want 10.0.0.0/14, 18, 9", got, without, with)
+	}
+	n.SummaryCidr = got(SuggestSummary(n))
+	if err := Validate(n); err != nil {
+		t.Errorf("the suggestion is refused: %v", err)
+	}
+	// A cover holding a tunnel address is no suggestion.
+	c.Sites[2].VpcCidr, c.Sites[2].VpnSubnetCidr, c.Sites[2].TerminalSubnetCidr = "10.200.0.0/16", "10.200.0.0/24", "10.200.1.0/24"
+	c.Sites[2].VpnPrivateIP, c.Sites[2].TerminalPrivateIP = "10.200.0.10", "10.200.1.10"
+	if got, _, _ := SuggestSummary(Normalize(c)); got != "" {
+		t.Errorf("suggested %s, which holds the tunnel network 10.254.0.0/16", got)
+	}
+	// Two sites: nothing to save.
+	if got, _, _ := SuggestSummary(Normalize(twoSites())); got != "" {
+		t.Errorf("two sites: suggested %s", got)
+	}
+}
+
+func got(s string, _, _ int) string { return s }
