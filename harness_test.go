@@ -85,11 +85,12 @@ func evaluate(t *testing.T, cfg map[string]string, secretKeys ...string) *result
 			return err
 		}
 		res.config = c
-		infra, err := createInfrastructure(ctx, c)
+		network, err := vpclink.NewNetwork(ctx, "vpclink", &vpclink.NetworkArgs{Config: c, KeyPrefix: topology.ConfigNamespace + ":"})
 		if err != nil {
 			return err
 		}
-		for name, v := range outputs(infra) {
+		res.config = network.Config
+		for name, v := range network.Outputs {
 			ctx.Export(name, v)
 			o := pulumi.ToOutput(v)
 			wg.Add(1)

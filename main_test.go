@@ -1496,7 +1496,9 @@ func nSites(n int) string {
 // numbers follow.
 func TestResourcesPerSite(t *testing.T) {
 	// A spoke that reaches others through the hub adds its transit check.
-	const stack, site, link, perReached, summary, transitCheck = 3, 25, 10, 3, 3, 1
+	// The stack: the Network component, the SSH key seed, the command and
+	// random providers.
+	const stack, site, link, perReached, summary, transitCheck = 4, 25, 10, 3, 3, 1
 	for _, n := range []int{2, 4, 10} {
 		for _, kind := range []string{"mesh", "hub", "hub+summary"} {
 			cfg := map[string]string{"vpclink:sites": nSites(n)}
