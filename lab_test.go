@@ -951,6 +951,33 @@ func TestLabHub(t *testing.T) {
 	if len(terminal) != 4 || hubVPN == nil {
 		t.Fatalf("terminals %v, hub VPN instance %v", terminal, hubVPN)
 	}
+	vpcs := map[string]string{"frankfurt": "10.0.0.0/16", "paris": "10.1.0.0/16", "tokyo": "10.2.0.0/16", "oregon": "10.3.0.0/16"}
+	vpn := map[string]*world.Host{}
+	for _, k := range links {
+		for e := range k.Sites {
+			vpn[k.Sites[e]] = k.VPN[e]
+		}
+	}
+	// Every VPN instance routes every other VPC into a tunnel, whatever
+	// the order in which a change's setups and teardowns ran (a route
+	// refused as a duplicate while another tunnel still held it would
+	// leave none once that tunnel is gone, and only the next restart
+	// would notice).
+	hostRoutes := func(when string) {
+		t.Helper()
+		for site, h := range vpn {
+			out, err := h.Exec("ip", "-4", "route", "show")
+			if err != nil {
+				t.Fatalf("%s: ip route on %s: %v", when, site, err)
+			}
+			for other, cidr := range vpcs {
+				if other != site && !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(cidr)+` via 10\.254\.\S+ dev vpn`).MatchString(out) {
+					t.Errorf("%s: %s has no route for %s (%s) into a tunnel:\n%s", when, site, other, cidr, out)
+				}
+			}
+		}
+	}
+	hostRoutes("after up")
 	reachable := func(cut string) []string {
 		var wrong []string
 		for a, ha := range terminal {
@@ -1010,12 +1037,14 @@ func TestLabHub(t *testing.T) {
 	assertNoWarnings(t, "up adding paris-tokyo", runPulumi(t, l, "up", "--yes", "--skip-preview"))
 	// 4 links x 2, and paris and tokyo to oregon through the hub x 2.
 	walkthrough(t, l, 12)
+	hostRoutes("after adding paris-tokyo")
 	runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
 
 	runPulumi(t, l, "config", "rm", "vpclink:links")
 	onlyLink("removing link paris-tokyo", "paris-tokyo")
 	assertNoWarnings(t, "up removing paris-tokyo", runPulumi(t, l, "up", "--yes", "--skip-preview"))
 	walkthrough(t, l, 12)
+	hostRoutes("after removing paris-tokyo")
 
 	runPulumi(t, l, "config", "set", "vpclink:summaryCidr", "10.0.0.0/14")
 	assertNoWarnings(t, "up with summaryCidr", runPulumi(t, l, "up", "--yes", "--skip-preview"))
