@@ -685,7 +685,7 @@ func linkedPeers(t *testing.T, mon *mockaws.Monitor, sites []site) map[string][]
 		byVpc[s.vpc] = s
 	}
 	out := map[string][]peer{}
-	routeLine := regexp.MustCompile(`(?m)^route (\S+) (\S+)$`)
+	routeLine := regexp.MustCompile(`(?m)^route (\S+) (\S+)( vpn_gateway (\d+))?$`)
 	portLine := regexp.MustCompile(`(?m)^port (\d+)$`)
 	for _, cmd := range mon.ByType(tCommand) {
 		name, ok := strings.CutSuffix(cmd.Name, "-setup")
@@ -712,7 +712,14 @@ func linkedPeers(t *testing.T, mon *mockaws.Monitor, sites []site) map[string][]
 			p := byVpc[fmt.Sprintf("%s/%d", m[1], bits)]
 			for _, s := range sites {
 				if link, ok := strings.CutSuffix(name, "-"+s.name); ok {
-					out[s.name] = append(out[s.name], peer{p.name, p.vpc, port, n > 0, link})
+					// The peer's network first, with the default metric;
+					// the networks it forwards to after it, with the
+					// transit metric.
+					transit := m[4] == fmt.Sprint(openvpn.TransitMetric)
+					if transit != (n > 0) {
+						t.Errorf("%s: route %d %q: transit %v", cmd.Name, n, m[0], transit)
+					}
+					out[s.name] = append(out[s.name], peer{p.name, p.vpc, port, transit, link})
 				}
 			}
 		}
@@ -1441,7 +1448,7 @@ func TestHubWithDirectLink(t *testing.T) {
 	res := mustEvaluate(t, cfg)
 	checkInvariants(t, res, sitesOf(t, cfg), topology.DefaultSSHAllowedCIDRs)
 	routes := regexp.MustCompile(`(?m)^route .*$`)
-	if got := routes.FindAllString(configOf(t, res.mon.Find(tCommand, "hub-paris-paris-setup")), -1); !reflect.DeepEqual(got, []string{"route 10.0.0.0 255.255.0.0", "route 172.16.0.0 255.255.0.0"}) {
+	if got := routes.FindAllString(configOf(t, res.mon.Find(tCommand, "hub-paris-paris-setup")), -1); !reflect.DeepEqual(got, []string{"route 10.0.0.0 255.255.0.0", "route 172.16.0.0 255.255.0.0 vpn_gateway 100"}) {
 		t.Errorf("paris sends %v to the hub, want the hub's and ohio's VPCs (tokyo has its own link)", got)
 	}
 }

@@ -95,6 +95,9 @@ type Tunnel struct {
 	LocalTunnelIP, RemoteTunnelIP string
 	// RemoteNetworks are routed into the tunnel (the peer VPC's CIDR).
 	RemoteNetworks []string
+	// TransitNetworks are routed into the tunnel too, with metric
+	// TransitMetric: networks the peer forwards to (a hub's other spokes).
+	TransitNetworks []string
 	// KeyDirection is 0 on one end and 1 on the other.
 	KeyDirection int
 	// MTU of the tun interface.
@@ -168,7 +171,7 @@ func (t Tunnel) validate() error {
 	if !ValidMTU(t.MTU) {
 		return fmt.Errorf("openvpn: tunnel %q: MTU %d out of range (%d-%d)", t.Name, t.MTU, MinMTU, MaxMTU)
 	}
-	for _, n := range t.RemoteNetworks {
+	for _, n := range append(append([]string{}, t.RemoteNetworks...), t.TransitNetworks...) {
 		if p, err := netip.ParsePrefix(n); err != nil || !p.Addr().Is4() || p.Masked() != p {
 			return fmt.Errorf("openvpn: tunnel %q: %q is not an IPv4 network", t.Name, n)
 		}
@@ -296,7 +299,20 @@ func writeEndpoint(w func(string, ...any), t Tunnel) {
 		p := netip.MustParsePrefix(n)
 		w("route %s %s", p.Addr(), netmask(p.Bits()))
 	}
+	for _, n := range t.TransitNetworks {
+		p := netip.MustParsePrefix(n)
+		w("route %s %s vpn_gateway %d", p.Addr(), netmask(p.Bits()), TransitMetric)
+	}
 }
+
+// TransitMetric is the metric of the routes to networks a tunnel's peer
+// forwards to (TransitNetworks); a peer's own network has OpenVPN's default,
+// 0. While a destination moves between a direct link and a hub, a host
+// briefly has both tunnels' routes to it: Linux refuses a second IPv4 route
+// with the same prefix and metric ("File exists"), so with one metric the
+// route that came second would be missing once the first tunnel is gone.
+// With two, both exist and the direct one wins.
+const TransitMetric = 100
 
 // writeTail writes what both modes share after their crypto: mssfix is the
 // mode's mssfix line, extra lines of a mode follow it.

@@ -729,3 +729,30 @@ func TestCommandExecutes(t *testing.T) {
 		}
 	})
 }
+
+// Networks the peer forwards to (a hub's other spokes) are routed with
+// TransitMetric, the peer's own with OpenVPN's default: while a
+// destination moves between a direct link and the hub, both routes can
+// exist on the host (Linux refuses a second one with the same metric).
+func TestTransitNetworksHaveTheirOwnMetric(t *testing.T) {
+	tu := baseTunnel()
+	tu.TransitNetworks = []string{"10.2.0.0/16", "172.16.0.0/12"}
+	conf, err := RenderConfig(tu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var routes []string
+	for _, l := range strings.Split(conf, "\n") {
+		if strings.HasPrefix(l, "route ") {
+			routes = append(routes, l)
+		}
+	}
+	want := []string{"route 10.1.0.0 255.255.0.0", "route 10.2.0.0 255.255.0.0 vpn_gateway 100", "route 172.16.0.0 255.240.0.0 vpn_gateway 100"}
+	if strings.Join(routes, "\n") != strings.Join(want, "\n") {
+		t.Errorf("routes %q, want %q", routes, want)
+	}
+	tu.TransitNetworks = []string{"10.2.0.1/16"}
+	if _, err := RenderConfig(tu); err == nil || !strings.Contains(err.Error(), `"10.2.0.1/16" is not an IPv4 network`) {
+		t.Errorf("a transit network with host bits: %v", err)
+	}
+}

@@ -398,15 +398,16 @@ var placeholderFingerprint = strings.TrimSuffix(strings.Repeat("00:", 32), ":")
 // in TLS mode, its certificate fingerprint. The first site is the TLS server.
 func (a LinkArgs) tunnel(name string, i int, remoteAddress, peerFingerprint string) openvpn.Tunnel {
 	t := openvpn.Tunnel{
-		Name:           name,
-		Port:           a.Port,
-		RemoteAddress:  remoteAddress,
-		LocalTunnelIP:  a.TunnelAddresses[i],
-		RemoteTunnelIP: a.TunnelAddresses[1-i],
-		RemoteNetworks: a.networks(i),
-		KeyDirection:   i,
-		MTU:            a.MTU,
-		Mode:           a.Mode,
+		Name:            name,
+		Port:            a.Port,
+		RemoteAddress:   remoteAddress,
+		LocalTunnelIP:   a.TunnelAddresses[i],
+		RemoteTunnelIP:  a.TunnelAddresses[1-i],
+		RemoteNetworks:  []string{a.Sites[1-i].VpcCidr},
+		TransitNetworks: a.transitNetworks(i),
+		KeyDirection:    i,
+		MTU:             a.MTU,
+		Mode:            a.Mode,
 	}
 	if a.Mode != openvpn.ModeStatic {
 		t.TLSServer = i == 0
@@ -416,10 +417,11 @@ func (a LinkArgs) tunnel(name string, i int, remoteAddress, peerFingerprint stri
 	return t
 }
 
-// networks are the VPC networks end i routes into the tunnel.
-func (a LinkArgs) networks(i int) []string {
+// transitNetworks are the VPC networks end i routes into the tunnel for the
+// peer to forward.
+func (a LinkArgs) transitNetworks(i int) []string {
 	var out []string
-	for _, s := range a.reached(i) {
+	for _, s := range a.Transit[i] {
 		out = append(out, s.VpcCidr)
 	}
 	return out
