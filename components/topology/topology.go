@@ -120,7 +120,9 @@ type Link struct {
 	Mode string `json:"mode,omitempty"`
 }
 
-// Config is the whole stack configuration.
+// Config is the whole stack configuration. Its fields and those of Site and
+// Link are the keys and fields of the schema (InputSchema), by their json
+// names.
 type Config struct {
 	Sites []Site `json:"sites"`
 	// Links defaults to one link between the two sites when exactly two are
@@ -138,9 +140,11 @@ type Config struct {
 	// SSHAllowedCIDRs may reach port 22 of every instance.
 	SSHAllowedCIDRs []string `json:"sshAllowedCidrs,omitempty"`
 	// SSHPublicKey and SSHPrivateKey are an operator-supplied key pair; both or
-	// neither. With neither, the program generates one.
+	// neither. With neither, the program generates one. The private key has
+	// no JSON name, so that no rendering of a Config carries it: the config
+	// tag names its key.
 	SSHPublicKey  string `json:"sshPublicKey,omitempty"`
-	SSHPrivateKey string `json:"-"`
+	SSHPrivateKey string `json:"-" config:"sshPrivateKey"`
 	// TunnelPort is the first port handed to links without one.
 	TunnelPort int `json:"tunnelPort,omitempty"`
 	// TunnelMTU is the MTU of the tunnel interface.
