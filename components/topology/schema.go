@@ -8,6 +8,8 @@ import (
 	"github.com/vpclink/pulumi-vpc-openvpn/components/openvpn"
 )
 
+//go:generate go run ./cmd/configschema
+
 // Type is the type of a configuration key or field as Pulumi.yaml declares
 // it (the CLI checks `pulumi config set` values against it) and as a
 // component's input schema would.
@@ -26,8 +28,10 @@ const (
 // KeyDoc defines one configuration key of the vpclink namespace, or one field
 // of an element of vpclink:sites or vpclink:links. The schema built from
 // KeyDocs is the one description of the configuration: Keys, SiteFields and
-// LinkFields are derived from it, and InputSchema hands it to a component's
-// input schema.
+// LinkFields, the config section of Pulumi.yaml and the README's
+// configuration tables are derived from it (`go generate
+// ./components/topology` writes the two files, and a test fails when they
+// differ), and InputSchema hands it to a component's input schema.
 type KeyDoc struct {
 	// Name is the key without namespace ("tunnelMtu") or the field's name
 	// ("vpcCidr"), as written in the stack file.
