@@ -13,20 +13,14 @@ import (
 )
 
 // Keys are the configuration keys of the namespace, without the namespace,
-// in the order Decode reports on them.
-var Keys = []string{
-	"sites", "links", "instanceType", "os", "sshUser", "sshAllowedCidrs",
-	"sshPublicKey", "sshPrivateKey", "tunnelPort", "tunnelMtu", "tunnelMode", "postDeployCheck",
-	"hub", "summaryCidr",
-}
+// in the order of the schema (schema.go), which defines them.
+var Keys = names(schema)
 
-// Fields of one element of vpclink:sites and of vpclink:links.
+// Fields of one element of vpclink:sites and of vpclink:links, in the order
+// of the schema.
 var (
-	SiteFields = []string{
-		"name", "region", "vpcCidr", "vpnSubnetCidr", "terminalSubnetCidr", "vpnPrivateIp",
-		"terminalPrivateIp", "terminal", "availabilityZone", "instanceType", "ami", "os",
-	}
-	LinkFields = []string{"name", "sites", "port", "tunnelAddresses", "mode"}
+	SiteFields = names(siteSchema)
+	LinkFields = names(linkSchema)
 )
 
 // Decode reads the stack configuration as the Pulumi engine hands it to a
@@ -377,7 +371,7 @@ func (d *decoder) site(path string, v any) Site {
 
 func (d *decoder) link(path string, v any) Link {
 	var l Link
-	m, ok := d.object(path, v, LinkFields, "sites, name?, port?, tunnelAddresses?, mode?")
+	m, ok := d.object(path, v, LinkFields, shape(linkSchema))
 	if !ok {
 		return l
 	}

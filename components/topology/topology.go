@@ -26,6 +26,11 @@ const (
 	DefaultTunnelPort   = 1194
 	DefaultTunnelMTU    = 1400
 	DefaultTunnelMode   = string(openvpn.ModeTLS)
+	// DefaultPostDeployCheck: the cross-site ping runs unless turned off.
+	DefaultPostDeployCheck = true
+	// DefaultTerminal: a site gets a terminal instance unless it says
+	// terminal: false.
+	DefaultTerminal = true
 	// DefaultOS is the image choice of instances without a pinned ami:
 	// Ubuntu 24.04, whose OpenVPN 2.6 the lab and the walk-through proved.
 	DefaultOS = OSUbuntu2404
@@ -49,6 +54,10 @@ const (
 
 // OSes are the accepted image choices, the default first.
 var OSes = []string{OSUbuntu2404, OSUbuntu2604}
+
+// TunnelModes are the accepted tunnel modes of vpclink:tunnelMode and
+// links[i].mode, the default first.
+var TunnelModes = []string{string(openvpn.ModeTLS), string(openvpn.ModeStatic)}
 
 // DefaultSSHAllowedCIDRs is the SSH ingress default. The program has to reach
 // every instance over SSH from wherever `pulumi up` runs, which it cannot know;
@@ -89,7 +98,12 @@ type Site struct {
 }
 
 // HasTerminal reports whether the site gets a terminal instance.
-func (s Site) HasTerminal() bool { return s.Terminal == nil || *s.Terminal }
+func (s Site) HasTerminal() bool {
+	if s.Terminal == nil {
+		return DefaultTerminal
+	}
+	return *s.Terminal
+}
 
 // Link is one OpenVPN point-to-point tunnel between two sites.
 type Link struct {
@@ -106,7 +120,9 @@ type Link struct {
 	Mode string `json:"mode,omitempty"`
 }
 
-// Config is the whole stack configuration.
+// Config is the whole stack configuration. Its fields and those of Site and
+// Link are the keys and fields of the schema (InputSchema), by their json
+// names.
 type Config struct {
 	Sites []Site `json:"sites"`
 	// Links defaults to one link between the two sites when exactly two are
@@ -124,9 +140,11 @@ type Config struct {
 	// SSHAllowedCIDRs may reach port 22 of every instance.
 	SSHAllowedCIDRs []string `json:"sshAllowedCidrs,omitempty"`
 	// SSHPublicKey and SSHPrivateKey are an operator-supplied key pair; both or
-	// neither. With neither, the program generates one.
+	// neither. With neither, the program generates one. The private key has
+	// no JSON name, so that no rendering of a Config carries it: the config
+	// tag names its key.
 	SSHPublicKey  string `json:"sshPublicKey,omitempty"`
-	SSHPrivateKey string `json:"-"`
+	SSHPrivateKey string `json:"-" config:"sshPrivateKey"`
 	// TunnelPort is the first port handed to links without one.
 	TunnelPort int `json:"tunnelPort,omitempty"`
 	// TunnelMTU is the MTU of the tunnel interface.
@@ -165,7 +183,12 @@ type Config struct {
 func (c Config) Given(k string) bool { return c.given[k] }
 
 // CheckEnabled reports whether the post-deploy ping check runs.
-func (c Config) CheckEnabled() bool { return c.PostDeployCheck == nil || *c.PostDeployCheck }
+func (c Config) CheckEnabled() bool {
+	if c.PostDeployCheck == nil {
+		return DefaultPostDeployCheck
+	}
+	return *c.PostDeployCheck
+}
 
 // SiteByName returns the named site.
 func (c Config) SiteByName(name string) (Site, bool) {

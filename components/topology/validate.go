@@ -367,7 +367,7 @@ func osChoices() string {
 }
 
 // validMode reports whether m names a tunnel mode.
-func validMode(m string) bool { return m == string(openvpn.ModeTLS) || m == string(openvpn.ModeStatic) }
+func validMode(m string) bool { return slices.Contains(TunnelModes, m) }
 
 // LinkMode is the tunnel mode of link i: its own, else the stack's.
 func (c Config) LinkMode(i int) string {

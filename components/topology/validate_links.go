@@ -251,7 +251,7 @@ func (v *validator) linksSummary(st *linkState) {
 	}
 	if st.exhausted > 0 {
 		if st.derivedKind == "mesh" {
-			v.addLiteral(key("sites"), sitesCount(len(c.Sites)), "a full mesh of %d sites has %d links, but the default tunnel network %s holds %d (a mesh of 181 sites): give vpclink:links with tunnelAddresses", len(c.Sites), len(c.Links), DefaultTunnelNetwork, MaxDefaultTunnels)
+			v.addLiteral(key("sites"), sitesCount(len(c.Sites)), "a full mesh of %d sites has %d links, but the default tunnel network %s holds %d (a mesh of %d sites): give vpclink:links with tunnelAddresses", len(c.Sites), len(c.Links), DefaultTunnelNetwork, MaxDefaultTunnels, maxMeshSites())
 		} else {
 			v.addLiteral(key("links"), fmt.Sprintf("[%d links]", len(c.Links)), "%d link(s) without tunnelAddresses find none left in the default tunnel network %s (%d links): give them tunnelAddresses", st.exhausted, DefaultTunnelNetwork, MaxDefaultTunnels)
 		}
