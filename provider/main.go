@@ -105,16 +105,19 @@ func (n *NetworkArgs) Annotate(a infer.Annotator) {
 // Network is the component as the schema sees it: the Network that
 // vpclink.NewNetwork registered (embedded as the interface, so infer's
 // reflection sees only the output fields), with its outputs as fields.
+// Every output is always set (empty where the network has none): the Go
+// SDK's construct result and infer publish an output under its whole
+// `pulumi` tag, so "x,optional" would arrive as a property of that name.
 type Network struct {
 	pulumi.ComponentResource
 
+	Hub           pulumi.StringOutput `pulumi:"hub"`
 	Sites         pulumi.MapOutput    `pulumi:"sites"`
 	Links         pulumi.MapOutput    `pulumi:"links"`
 	TunnelCheck   pulumi.MapOutput    `pulumi:"tunnelCheck"`
-	TransitCheck  pulumi.MapOutput    `pulumi:"transitCheck,optional"`
+	TransitCheck  pulumi.MapOutput    `pulumi:"transitCheck"`
 	SSHPublicKey  pulumi.StringOutput `pulumi:"sshPublicKey"`
-	SSHPrivateKey pulumi.StringOutput `pulumi:"sshPrivateKey,optional" provider:"secret"`
-	Hub           pulumi.StringOutput `pulumi:"hub,optional"`
+	SSHPrivateKey pulumi.StringOutput `pulumi:"sshPrivateKey" provider:"secret"`
 }
 
 // Annotate gives the schema the component's and its outputs' descriptions.

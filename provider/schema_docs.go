@@ -64,8 +64,8 @@ var docs = map[string]doc{
 	"out:sites":         {Description: "Per site name: region, vpcId, vpcCidr, availabilityZone, routeTableId, vpnInstanceId, vpnNetworkInterfaceId, vpnPrivateIp, vpnPublicIp, sshVpn (an ssh command), vpnKnownHost (the pinned host key as a known_hosts line) and, with a terminal, terminalPrivateIp, terminalPublicIp, sshTerminal, terminalKnownHost."},
 	"out:links":         {Description: "Per link name: sites, port, tunnelAddresses and dataChannelOffload (per site: whether OpenVPN offloads the data channel, and why)."},
 	"out:tunnelCheck":   {Description: "Per link name: the post-deploy ping check's result from each end (empty with postDeployCheck false)."},
-	"out:transitCheck":  {Description: "With a hub and the post-deploy check: per site, one line per site it reaches through the hub."},
+	"out:transitCheck":  {Description: "With a hub and the post-deploy check: per site, one line per site it reaches through the hub (empty otherwise)."},
 	"out:sshPublicKey":  {Description: "The SSH public key installed on every instance (authorized_keys line)."},
-	"out:sshPrivateKey": {Description: "The generated SSH private key (OpenSSH PEM), only when the component generated the key pair. Secret."},
-	"out:hub":           {Description: "The hub site, when there is one."},
+	"out:sshPrivateKey": {Description: "The generated SSH private key (OpenSSH PEM) when the component generated the key pair (empty with sshPublicKey given). Secret."},
+	"out:hub":           {Description: "The hub site (empty without one)."},
 }

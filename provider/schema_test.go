@@ -121,6 +121,13 @@ func TestSchemaDocumented(t *testing.T) {
 	}
 	// Inputs: exactly the stack configuration's keys.
 	sameKeys(t, "inputs", net.InputProperties, topology.Keys)
+	// Only sites must be given; every output is always there.
+	if !reflect.DeepEqual(net.RequiredInputs, []string{"sites"}) {
+		t.Errorf("required inputs %v, want [sites]", net.RequiredInputs)
+	}
+	if len(net.Required) != len(net.Properties) {
+		t.Errorf("required outputs %v, want all of them", net.Required)
+	}
 	sameKeys(t, "Site", spec.Types["vpclink:index:Site"].Properties, topology.SiteFields)
 	sameKeys(t, "Link", spec.Types["vpclink:index:Link"].Properties, topology.LinkFields)
 	t.Logf("%d documented properties (inputs, outputs and their types' fields)", count)
