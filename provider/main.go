@@ -234,6 +234,7 @@ func provider() (p.Provider, error) {
 		WithDescription("Join VPCs in different AWS regions with OpenVPN site-to-site tunnels: the vpclink program's Network as a component.").
 		WithKeywords("aws", "vpc", "openvpn", "vpn", "category/network", "kind/component").
 		WithRepository("https://github.com/vpclink/pulumi-vpc-openvpn").
+		WithNamespace("vpclink").
 		WithGoImportPath("github.com/vpclink/pulumi-vpc-openvpn/sdk/go/vpclink").
 		WithComponents(infer.ComponentF(NewNetwork)).
 		Build()
