@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/vpclink/pulumi-vpc-openvpn/components/topology"
 )
@@ -14,7 +17,11 @@ func TestDefaultsApplied(t *testing.T) {
 		{Name: "a", Region: "eu-west-1", VpcCidr: "10.0.0.0/16", VpnSubnetCidr: "10.0.0.0/24", TerminalSubnetCidr: "10.0.1.0/24", VpnPrivateIP: "10.0.0.10", TerminalPrivateIP: "10.0.1.30"},
 		{Name: "b", Region: "sa-east-1", VpcCidr: "10.1.0.0/16", VpnSubnetCidr: "10.1.0.0/24", TerminalSubnetCidr: "10.1.1.0/24", VpnPrivateIP: "10.1.0.20", TerminalPrivateIP: "10.1.1.40"},
 	}}
-	c := topology.Normalize(args.Config())
+	cfg, err := args.Config(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := topology.Normalize(cfg)
 	if err := topology.Validate(c); err != nil {
 		t.Fatal(err)
 	}
@@ -43,14 +50,17 @@ func TestConfigCarriesEveryInput(t *testing.T) {
 	str := func(s string) *string { return &s }
 	num := func(n int) *int { return &n }
 	no := false
-	c := NetworkArgs{
+	c, err := NetworkArgs{
 		Sites: []Site{{Name: "a", Region: "r", VpcCidr: "1", VpnSubnetCidr: "2", TerminalSubnetCidr: "3", VpnPrivateIP: "4", TerminalPrivateIP: "5",
 			Terminal: &no, AvailabilityZone: str("z"), InstanceType: str("t"), Ami: str("ami"), OS: str("o")}},
 		Links: []Link{{Name: str("l"), Sites: []string{"a", "b"}, Port: num(7), TunnelAddresses: []string{"x", "y"}, Mode: str("static")}},
 		Hub:   str("a"), SummaryCidr: str("10.0.0.0/8"), TunnelMode: str("static"), TunnelMtu: num(1300), TunnelPort: num(2000),
 		InstanceType: str("t4g.nano"), OS: str("ubuntu-26.04"), SSHUser: str("u"), SSHAllowedCidrs: []string{"1.2.3.4/32"},
-		SSHPublicKey: str("pub"), SSHPrivateKey: str("priv"), PostDeployCheck: &no,
-	}.Config()
+		SSHPublicKey: str("pub"), SSHPrivateKey: pulumi.ToSecret(pulumi.String("priv")).(pulumi.StringOutput), PostDeployCheck: &no,
+	}.Config(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, l := c.Sites[0], c.Links[0]
 	if s.Name != "a" || s.Region != "r" || s.VpcCidr != "1" || s.VpnSubnetCidr != "2" || s.TerminalSubnetCidr != "3" ||
 		s.VpnPrivateIP != "4" || s.TerminalPrivateIP != "5" || s.HasTerminal() || s.AvailabilityZone != "z" ||

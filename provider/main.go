@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
 	"github.com/vpclink/pulumi-vpc-openvpn/components/topology"
 	"github.com/vpclink/pulumi-vpc-openvpn/components/vpclink"
@@ -87,8 +89,10 @@ type NetworkArgs struct {
 	SSHUser         *string  `pulumi:"sshUser,optional"`
 	SSHAllowedCidrs []string `pulumi:"sshAllowedCidrs,optional"`
 	SSHPublicKey    *string  `pulumi:"sshPublicKey,optional"`
-	SSHPrivateKey   *string  `pulumi:"sshPrivateKey,optional" provider:"secret"`
-	PostDeployCheck *bool    `pulumi:"postDeployCheck,optional"`
+	// An Input, not a plain string: SDKs and YAML send it as a secret,
+	// which the Go SDK copies only into an Input or Output.
+	SSHPrivateKey   pulumi.StringInput `pulumi:"sshPrivateKey,optional" provider:"secret"`
+	PostDeployCheck *bool              `pulumi:"postDeployCheck,optional"`
 }
 
 // Annotate gives the schema the inputs' descriptions and defaults (from docs).
@@ -150,8 +154,13 @@ func annotate(a infer.Annotator, typ any, typeDoc, prefix string, fields map[str
 
 // Config is the topology configuration of args: every value left out stays
 // zero, which NewNetwork's normalization turns into the program's default
-// (YAML programs send no schema defaults; the provider applies them).
-func (args NetworkArgs) Config() topology.Config {
+// (YAML programs send no schema defaults; the provider applies them). The
+// private key is awaited: it has to be known when the network is built.
+func (args NetworkArgs) Config(ctx context.Context) (topology.Config, error) {
+	key, err := privateKey(ctx, args.SSHPrivateKey)
+	if err != nil {
+		return topology.Config{}, err
+	}
 	s := func(p *string) string {
 		if p == nil {
 			return ""
@@ -168,7 +177,7 @@ func (args NetworkArgs) Config() topology.Config {
 		Hub: s(args.Hub), SummaryCidr: s(args.SummaryCidr), TunnelMode: s(args.TunnelMode),
 		TunnelMTU: i(args.TunnelMtu), TunnelPort: i(args.TunnelPort), InstanceType: s(args.InstanceType),
 		OS: s(args.OS), SSHUser: s(args.SSHUser), SSHAllowedCIDRs: args.SSHAllowedCidrs,
-		SSHPublicKey: s(args.SSHPublicKey), SSHPrivateKey: s(args.SSHPrivateKey),
+		SSHPublicKey: s(args.SSHPublicKey), SSHPrivateKey: key,
 		PostDeployCheck: args.PostDeployCheck,
 	}
 	for _, x := range args.Sites {
@@ -184,14 +193,35 @@ func (args NetworkArgs) Config() topology.Config {
 			Name: s(x.Name), Sites: x.Sites, Port: i(x.Port), TunnelAddresses: x.TunnelAddresses, Mode: s(x.Mode),
 		})
 	}
-	return c
+	return c, nil
+}
+
+// privateKey is the value of the sshPrivateKey input ("" without one).
+// NewNetwork keeps it secret in every output and resource.
+func privateKey(ctx context.Context, in pulumi.StringInput) (string, error) {
+	if in == nil {
+		return "", nil
+	}
+	r, err := internals.UnsafeAwaitOutput(ctx, in.ToStringOutput())
+	if err != nil {
+		return "", err
+	}
+	if !r.Known {
+		return "", errors.New("input sshPrivateKey is not known yet (an output of a resource still to be created): give the key itself, e.g. from secret configuration")
+	}
+	v, _ := r.Value.(string)
+	return v, nil
 }
 
 // NewNetwork constructs vpclink:index:Network with vpclink.NewNetwork.
 // Invalid inputs fail before anything is registered, each named by its
 // input path ("input sites[1].vpcCidr = ...").
 func NewNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulumi.ResourceOption) (*Network, error) {
-	n, err := vpclink.NewNetwork(ctx, name, &vpclink.NetworkArgs{Config: args.Config()}, opts...)
+	cfg, err := args.Config(ctx.Context())
+	if err != nil {
+		return nil, err
+	}
+	n, err := vpclink.NewNetwork(ctx, name, &vpclink.NetworkArgs{Config: cfg}, opts...)
 	if err != nil {
 		return nil, err
 	}
