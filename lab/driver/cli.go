@@ -47,6 +47,9 @@ const usage = `usage: lab up|prepare|check|faults|matrix|scale|down|bench|throug
 flags (every verb):
   -stack FILE   stack file to deploy (default Pulumi.dev.yaml)
   -prefix NAME  namespace prefix, so several labs can coexist (default vlab)
+  -project DIR  up, prepare: deploy another Pulumi project instead of the
+                program, e.g. examples/yaml (the vpclink package from YAML;
+                stack file: its Pulumi.dev.yaml unless -stack is given)
   -runs N       bench: number of up/down runs; scale: previews per row
                 (default 3)
   -sites LIST, -topology LIST   scale only: rows of every topology (mesh,
@@ -89,6 +92,7 @@ func Main(args []string) int {
 	topologies := fs.String("topology", "", "scale: mesh, hub, mesh+summary, hub+summary, comma-separated")
 	before := fs.Bool("before", false, "scale: also preview each row as before the cuts")
 	trace := fs.String("trace", "", "scale: directory for a traced preview of each row")
+	project := fs.String("project", "", "up, prepare: deploy another Pulumi project (e.g. examples/yaml) instead of the program")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -102,9 +106,20 @@ func Main(args []string) int {
 	if err != nil {
 		return fail(err)
 	}
+	projectDir := ""
+	if *project != "" {
+		if projectDir, err = filepath.Abs(*project); err != nil {
+			return fail(err)
+		}
+		stackSet := false
+		fs.Visit(func(f *flag.Flag) { stackSet = stackSet || f.Name == "stack" })
+		if !stackSet {
+			stackFile = "" // the project's Pulumi.dev.yaml
+		}
+	}
 	switch verb {
 	case "up":
-		l, err := Open(Options{Prefix: *prefix, StackFile: stackFile})
+		l, err := Open(Options{Prefix: *prefix, StackFile: stackFile, Project: projectDir})
 		if err != nil {
 			return fail(err)
 		}
@@ -115,12 +130,12 @@ func Main(args []string) int {
 		}
 		fmt.Printf("lab up: %.1fs wall time (pulumi up included)\n\n", time.Since(start).Seconds())
 		rc := report(ctx, l, os.Stdout)
-		if hc, err := HandCheck(l.Repo, *prefix); err == nil {
+		if hc, err := HandCheck(l.Repo, *prefix); err == nil && projectDir == "" {
 			fmt.Printf("\nCheck by hand (README.md, \"The same in the lab\"), from %s:\n%s", l.Repo, hc)
 		}
 		return rc
 	case "prepare":
-		l, err := Open(Options{Prefix: *prefix, StackFile: stackFile})
+		l, err := Open(Options{Prefix: *prefix, StackFile: stackFile, Project: projectDir})
 		if err != nil {
 			return fail(err)
 		}

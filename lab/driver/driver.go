@@ -66,6 +66,11 @@ type Options struct {
 	// PreviewOnly prepares a lab that can preview but not deploy: no
 	// images, no package repository (a preview creates nothing).
 	PreviewOnly bool
+	// Project, when set, is the directory of another Pulumi project to
+	// deploy instead of the repository's program, e.g. examples/yaml (a
+	// YAML program using the vpclink package); StackFile then defaults to
+	// its Pulumi.dev.yaml. See writeOtherProject.
+	Project string
 }
 
 // Open returns the lab of opts, up or not.
@@ -84,6 +89,9 @@ func Open(o Options) (*Lab, error) {
 	}
 	if o.StackFile == "" {
 		o.StackFile = filepath.Join(o.Repo, "Pulumi.dev.yaml")
+		if o.Project != "" {
+			o.StackFile = filepath.Join(o.Project, "Pulumi.dev.yaml")
+		}
 	}
 	w, err := world.New(o.Prefix, "")
 	if err != nil {
@@ -186,16 +194,22 @@ func (l *Lab) Prepare(ctx context.Context) error {
 	if _, err := l.Pulumi(ctx, "stack", "init", l.Stack, "--secrets-provider", "passphrase", "--non-interactive"); err != nil {
 		return err
 	}
+	if l.opts.Project != "" {
+		if err := l.installPackagePlugins(ctx); err != nil {
+			return err
+		}
+	}
 	l.logf("stack %s ready in %.1fs (world %s, backend %s)", l.Stack, time.Since(start).Seconds(), l.World.Dir, l.backend())
 	return nil
 }
 
 type description struct {
 	Repo, StackFile, Stack, Toolchain string
+	Project                           string `json:",omitempty"`
 }
 
 func (l *Lab) describe() []byte {
-	b, _ := json.Marshal(description{l.Repo, l.StackFile, l.Stack, l.Toolchain})
+	b, _ := json.Marshal(description{l.Repo, l.StackFile, l.Stack, l.Toolchain, l.opts.Project})
 	return b
 }
 
@@ -213,7 +227,7 @@ func Load(prefix string, log io.Writer) (*Lab, error) {
 	if err := json.Unmarshal(b, &d); err != nil {
 		return nil, err
 	}
-	l.Repo, l.StackFile, l.Stack, l.Toolchain = d.Repo, d.StackFile, d.Stack, d.Toolchain
+	l.Repo, l.StackFile, l.Stack, l.Toolchain, l.opts.Project = d.Repo, d.StackFile, d.Stack, d.Toolchain, d.Project
 	return l, nil
 }
 
@@ -274,6 +288,18 @@ func (l *Lab) writeProject() error {
 	if err := os.MkdirAll(l.project(), 0o700); err != nil {
 		return err
 	}
+	sshKey := "vpclink:sshAllowedCidrs"
+	if l.opts.Project != "" {
+		// The project's own config key, which it passes to the package.
+		name, err := ProjectName(l.opts.Project)
+		if err != nil {
+			return err
+		}
+		if err := l.writeOtherProject(); err != nil {
+			return err
+		}
+		return l.writeStack(name + ":sshAllowedCidrs")
+	}
 	proj, err := os.ReadFile(filepath.Join(l.Repo, "Pulumi.yaml"))
 	if err != nil {
 		return err
@@ -300,6 +326,12 @@ func (l *Lab) writeProject() error {
 	if err := os.WriteFile(filepath.Join(l.project(), "Pulumi.yaml"), proj, 0o600); err != nil {
 		return err
 	}
+	return l.writeStack(sshKey)
+}
+
+// writeStack copies the stack file with SSH admitted from the operator
+// only, under the config key sshKey.
+func (l *Lab) writeStack(sshKey string) error {
 	stack, err := os.ReadFile(l.StackFile)
 	if err != nil {
 		return err
@@ -312,7 +344,7 @@ func (l *Lab) writeProject() error {
 	if values == nil {
 		values = map[string]any{}
 	}
-	values["vpclink:sshAllowedCidrs"] = []string{world.OperatorIP + "/32"}
+	values[sshKey] = []string{world.OperatorIP + "/32"}
 	cfg["config"] = values
 	delete(cfg, "encryptionsalt")
 	out, err := yaml.Marshal(cfg)
@@ -363,6 +395,9 @@ func (l *Lab) Env() []string {
 // whose checkpoints are the state an interrupted run recovers from.
 var previewEnv = []string{"PULUMI_SKIP_CHECKPOINTS=true"}
 
+// noStackCommands take no --stack.
+var noStackCommands = map[string]bool{"plugin": true, "package": true}
+
 // configFileCommands take --config-file.
 var configFileCommands = map[string]bool{"up": true, "preview": true, "destroy": true, "refresh": true, "config": true, "import": true}
 
@@ -372,7 +407,7 @@ var configFileCommands = map[string]bool{"up": true, "preview": true, "destroy":
 func (l *Lab) Command(ctx context.Context, args ...string) *exec.Cmd {
 	full := []string{"--net=/run/netns/" + l.World.NS("op"), "--", filepath.Join(l.Toolchain, "pulumi")}
 	full = append(full, args...)
-	if len(args) > 0 && args[0] != "stack" || len(args) > 1 && args[0] == "stack" && args[1] != "init" {
+	if len(args) > 0 && args[0] != "stack" && !noStackCommands[args[0]] || len(args) > 1 && args[0] == "stack" && args[1] != "init" {
 		full = append(full, "--stack", l.Stack)
 	}
 	if len(args) > 0 && configFileCommands[args[0]] {

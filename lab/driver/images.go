@@ -16,6 +16,9 @@ import (
 
 // regions lists the stack's site regions in order.
 func (l *Lab) regions() ([]string, error) {
+	if l.opts.Project != "" {
+		return projectRegions(filepath.Join(l.opts.Project, "Pulumi.yaml"))
+	}
 	b, err := os.ReadFile(l.StackFile)
 	if err != nil {
 		return nil, err
@@ -96,4 +99,34 @@ func orNone(v string) string {
 		return "none installed"
 	}
 	return v
+}
+
+// projectRegions are the regions another project (Options.Project) names:
+// every `region:` value in its project file, in order of appearance (the
+// sites of a Network written in YAML).
+func projectRegions(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out []string
+	seen := map[string]bool{}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		for i, c := range n.Content {
+			if n.Kind == yaml.MappingNode && i%2 == 0 && c.Value == "region" && i+1 < len(n.Content) {
+				if v := n.Content[i+1]; v.Kind == yaml.ScalarNode && !seen[v.Value] {
+					seen[v.Value] = true
+					out = append(out, v.Value)
+				}
+			}
+			walk(c)
+		}
+	}
+	walk(&doc)
+	return out, nil
 }

@@ -24,6 +24,15 @@
 //     program or a dependency changed, and runs a hard link of it.
 //   - Options: runtime option `binary` (a prebuilt program) is honoured;
 //     `buildTarget`, `goc` debugging and `pulumi new` templates are not.
+//   - Plugins written in Go (a directory with PulumiPlugin.yaml, `runtime:
+//     go`, such as this repository's provider/): RunPlugin builds the
+//     directory with `go build` (into the kept file with ProgramCache, as
+//     for programs; Pulumi's host builds into a temporary file every
+//     time) and runs it with the engine's arguments, environment and
+//     directory, streaming its output back; InstallDependencies and
+//     GetRequiredPackages serve plugin directories as they serve programs.
+//     That is what `pulumi package add <dir>` and a project's `packages:`
+//     entry need.
 //   - `pulumi about`, `pulumi convert`, package generation and the other
 //     calls of the service are refused as not implemented.
 package langgo
@@ -45,6 +54,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
@@ -332,6 +342,61 @@ func (h *Host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	default:
 		return &pulumirpc.RunResponse{Error: fmt.Sprintf("running program %s: %v", program, err)}, nil
 	}
+}
+
+// RunPlugin builds the plugin in the request's program directory (as Run
+// builds a program: the kept file with ProgramCache, else a temporary
+// file) and runs it with the request's arguments, environment (only
+// that: the engine sends the plugin's whole environment) and working
+// directory, streaming its stdout and stderr to the engine, then its exit
+// code. A build failure is the call's error, with the compiler's output.
+func (h *Host) RunPlugin(req *pulumirpc.RunPluginRequest, stream pulumirpc.LanguageRuntime_RunPluginServer) error {
+	ctx := stream.Context()
+	dir, target := programDir(req.GetInfo(), req.GetPwd())
+	if h.ProgramCache != "" {
+		if err := os.MkdirAll(h.ProgramCache, 0o700); err != nil {
+			return err
+		}
+	}
+	tmp, err := os.MkdirTemp(h.ProgramCache, "pulumi-go-plugin.")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	plugin := filepath.Join(tmp, "plugin")
+	if h.ProgramCache != "" {
+		err = h.buildCached(ctx, dir, target, plugin)
+	} else {
+		err = h.Build(ctx, dir, target, plugin)
+	}
+	if err != nil {
+		return fmt.Errorf("building the plugin in %s: %w", dir, err)
+	}
+	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(stream, false)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	cmd := exec.CommandContext(ctx, plugin, req.GetArgs()...)
+	cmd.Dir = req.GetPwd()
+	if cmd.Dir == "" {
+		cmd.Dir = dir
+	}
+	cmd.Env = req.GetEnv()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	code := 0
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			return fmt.Errorf("running plugin %s: %w", dir, err)
+		}
+		code = exit.ExitCode()
+	}
+	// Everything the plugin wrote is sent before its exit code.
+	if err := closer.Close(); err != nil {
+		return err
+	}
+	return stream.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(code)}})
 }
 
 // InstallDependencies downloads the program's modules (`go mod download`),

@@ -226,3 +226,101 @@ func TestRunProgramCache(t *testing.T) {
 		t.Errorf("left in the cache: %v, want the kept program and its lock", names)
 	}
 }
+
+// pluginStream collects what RunPlugin sends.
+type pluginStream struct {
+	pulumirpc.LanguageRuntime_RunPluginServer
+	stdout, stderr strings.Builder
+	exit           []int32
+}
+
+func (s *pluginStream) Context() context.Context { return context.Background() }
+
+func (s *pluginStream) Send(r *pulumirpc.RunPluginResponse) error {
+	switch o := r.GetOutput().(type) {
+	case *pulumirpc.RunPluginResponse_Stdout:
+		s.stdout.Write(o.Stdout)
+	case *pulumirpc.RunPluginResponse_Stderr:
+		s.stderr.Write(o.Stderr)
+	case *pulumirpc.RunPluginResponse_Exitcode:
+		s.exit = append(s.exit, o.Exitcode)
+	}
+	return nil
+}
+
+// RunPlugin builds a Go plugin directory and runs it with exactly the
+// engine's arguments, environment and directory, streaming its output and
+// then its exit code; with ProgramCache it is linked into the kept file.
+func TestRunPlugin(t *testing.T) {
+	dir := program(t, `package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+func main() {
+	wd, _ := os.Getwd()
+	fmt.Println("port 12345")
+	fmt.Fprintln(os.Stderr, "on stderr")
+	os.WriteFile("seen", []byte(strings.Join(os.Args[1:], ",")+"|"+os.Getenv("FROM_ENGINE")+"|"+os.Getenv("HOME")+"|"+wd), 0o600)
+	os.Exit(3)
+}
+`)
+	for _, cache := range []string{"", filepath.Join(t.TempDir(), "cache")} {
+		s := &pluginStream{}
+		err := (&Host{ProgramCache: cache}).RunPlugin(&pulumirpc.RunPluginRequest{
+			Pwd: dir, Args: []string{"127.0.0.1:9", "-x"}, Env: []string{"FROM_ENGINE=yes"}, Kind: "resource",
+			Info: &pulumirpc.ProgramInfo{RootDirectory: dir, ProgramDirectory: dir, EntryPoint: "."},
+		}, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.stdout.String() != "port 12345\n" || s.stderr.String() != "on stderr\n" || len(s.exit) != 1 || s.exit[0] != 3 {
+			t.Fatalf("cache %q: stdout %q stderr %q exit %v", cache, s.stdout.String(), s.stderr.String(), s.exit)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, "seen"))
+		if want := "127.0.0.1:9,-x|yes||" + dir; string(b) != want {
+			t.Fatalf("the plugin saw %q, want %q", b, want)
+		}
+		if cache != "" {
+			if m, _ := filepath.Glob(filepath.Join(cache, "program-*")); len(m) != 2 {
+				t.Errorf("cache holds %v, want the kept plugin and its lock", m)
+			}
+		}
+	}
+}
+
+// A plugin that does not compile fails the call with the compiler's words.
+func TestRunPluginCompileError(t *testing.T) {
+	dir := program(t, "package main\nfunc main() { undefinedThing() }\n")
+	err := (&Host{}).RunPlugin(&pulumirpc.RunPluginRequest{Pwd: dir,
+		Info: &pulumirpc.ProgramInfo{RootDirectory: dir, ProgramDirectory: dir, EntryPoint: "."}}, &pluginStream{})
+	if err == nil || !strings.Contains(err.Error(), "undefined: undefinedThing") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// The repository's provider (the vpclink package) needs the plugins of
+// the component's children: aws, command and random, at the program's
+// versions.
+func TestRequiredPluginsOfTheProvider(t *testing.T) {
+	dir, err := filepath.Abs("../../../provider")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&Host{}).GetRequiredPackages(context.Background(), &pulumirpc.GetRequiredPackagesRequest{
+		Info: &pulumirpc.ProgramInfo{RootDirectory: dir, ProgramDirectory: dir, EntryPoint: "."},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range resp.GetPackages() {
+		got = append(got, p.GetKind()+":"+p.GetName()+"@"+p.GetVersion())
+	}
+	if want := "resource:aws@6.83.4 resource:command@1.2.1 resource:random@4.21.2"; strings.Join(got, " ") != want {
+		t.Fatalf("required packages = %v, want %s", got, want)
+	}
+}
