@@ -53,14 +53,5 @@ func TestLabYAMLPackage(t *testing.T) {
 	start = time.Now()
 	assertNoWarnings(t, "destroy", runPulumi(t, l, "destroy", "--yes", "--skip-preview"))
 	t.Logf("YAML destroy: %.1fs", time.Since(start).Seconds())
-	if n := stackResources(t, l); n != 0 {
-		t.Errorf("%d resources left in the stack", n)
-	}
-	m, err := l.World.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := m.Count(); n != 0 {
-		t.Errorf("%d objects left in the emulated AWS", n)
-	}
+	assertDestroyed(t, l)
 }

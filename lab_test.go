@@ -158,6 +158,22 @@ func previewSteps(t *testing.T, l *driver.Lab, args ...string) map[string]string
 	return steps
 }
 
+// assertDestroyed: after destroy, nothing is left in the stack's state or
+// in the emulated AWS.
+func assertDestroyed(t *testing.T, l *driver.Lab) {
+	t.Helper()
+	if n := stackResources(t, l); n != 0 {
+		t.Errorf("%d resources left in the stack", n)
+	}
+	m, err := l.World.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := m.Count(); n != 0 {
+		t.Errorf("%d objects left in the emulated AWS", n)
+	}
+}
+
 // stackResources is the number of resources in the stack's state.
 func stackResources(t *testing.T, l *driver.Lab) int {
 	t.Helper()
@@ -686,16 +702,7 @@ ssh-keygen -q -t ed25519 -N '' -f /run/impostor_key
 				t.Errorf("%s held this when it was deleted; the skipped teardown should have left its files: %q", h, left)
 			}
 		}
-		if n := stackResources(t, l); n != 0 {
-			t.Errorf("%d resources left in the stack", n)
-		}
-		m, err := l.World.Load()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := m.Count(); n != 0 {
-			t.Errorf("%d objects left in the emulated AWS", n)
-		}
+		assertDestroyed(t, l)
 		if pingOK(termA, termB.PrivateIP) {
 			t.Error("a terminal still answers after destroy")
 		}
@@ -1055,7 +1062,5 @@ func TestLabHub(t *testing.T) {
 	runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
 
 	assertNoWarnings(t, "destroy", runPulumi(t, l, "destroy", "--yes", "--skip-preview"))
-	if n := stackResources(t, l); n != 0 {
-		t.Errorf("%d resources left in the stack after destroy", n)
-	}
+	assertDestroyed(t, l)
 }

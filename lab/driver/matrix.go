@@ -648,18 +648,22 @@ func urnParts(urn string) (name, typ string) {
 	return urn[i+2:], typ
 }
 
+// previewDoc is what `pulumi preview --json` prints that the lab reads:
+// each step's operation and resource, and the diagnostics.
+type previewDoc struct {
+	Steps []struct {
+		Op  string `json:"op"`
+		URN string `json:"urn"`
+	} `json:"steps"`
+	Diagnostics []struct {
+		Message  string `json:"message"`
+		Severity string `json:"severity"`
+	} `json:"diagnostics"`
+}
+
 func ParsePreview(out []byte) (Preview, error) {
 	p := Preview{Ops: map[string]string{}}
-	var doc struct {
-		Steps []struct {
-			Op  string `json:"op"`
-			URN string `json:"urn"`
-		} `json:"steps"`
-		Diagnostics []struct {
-			Message  string `json:"message"`
-			Severity string `json:"severity"`
-		} `json:"diagnostics"`
-	}
+	var doc previewDoc
 	i := bytes.IndexByte(out, '{')
 	if i < 0 {
 		return p, errors.New("preview printed no JSON")

@@ -241,16 +241,7 @@ type ScalePreview struct {
 // error (or the output's, when it printed no JSON).
 func ParseScalePreview(out []byte, failed bool) (ScalePreview, error) {
 	var p ScalePreview
-	var doc struct {
-		Steps []struct {
-			Op  string `json:"op"`
-			URN string `json:"urn"`
-		} `json:"steps"`
-		Diagnostics []struct {
-			Message  string `json:"message"`
-			Severity string `json:"severity"`
-		} `json:"diagnostics"`
-	}
+	var doc previewDoc
 	i := bytes.IndexByte(out, '{')
 	if i < 0 || json.NewDecoder(bytes.NewReader(out[i:])).Decode(&doc) != nil {
 		if failed {
