@@ -176,8 +176,6 @@ type network struct {
 	sshPrivateKey pulumi.StringOutput
 	sshPublicKey  pulumi.StringOutput
 	generatedKey  bool
-	// keyPrefix is what error messages put before an input path.
-	keyPrefix string
 	// transit holds, by site, the output of the check of the sites it
 	// reaches through the hub.
 	transit map[string]pulumi.StringOutput
@@ -185,7 +183,7 @@ type network struct {
 
 // createInfrastructure registers every resource of a validated configuration.
 func createInfrastructure(ctx *pulumi.Context, cfg topology.Config, keyPrefix string, parent pulumi.ResourceOption) (*network, error) {
-	infra := &network{config: cfg, keyPrefix: keyPrefix}
+	infra := &network{config: cfg}
 	var err error
 	if infra.random, err = random.NewProvider(ctx, "random", &random.ProviderArgs{}, parent, noParentAlias); err != nil {
 		return nil, err
@@ -257,14 +255,14 @@ func createInfrastructure(ctx *pulumi.Context, cfg topology.Config, keyPrefix st
 		}
 		infra.links = append(infra.links, link)
 	}
-	return infra, infra.transitChecks(ctx, routes, byName, parent)
+	return infra, infra.transitChecks(ctx, routes, byName)
 }
 
 // transitChecks registers, with a hub and the post-deploy check on, one
 // check per site that reaches others through the hub: it pings each of
 // them after every setup on the way (a link's own check covers its two
 // ends only).
-func (infra *network) transitChecks(ctx *pulumi.Context, routes map[string][]topology.Route, byName map[string]*Site, parent pulumi.ResourceOption) error {
+func (infra *network) transitChecks(ctx *pulumi.Context, routes map[string][]topology.Route, byName map[string]*Site) error {
 	cfg := infra.config
 	if !cfg.CheckEnabled() {
 		return nil

@@ -118,9 +118,9 @@ type SiteArgs struct {
 	// SummaryCidr, optional, is one IPv4 network covering the VPCs this
 	// site reaches (topology.Config.SummaryCidr): the site's route table
 	// sends it to the VPN instance with one route, and the terminal admits
-	// ICMP and traceroute from it, so links register no routes or terminal
-	// rules for networks inside it. It must not contain the tunnel
-	// addresses; "" (the default) leaves routes and rules to the links.
+	// ICMP and traceroute from it, so Reach registers no route or terminal
+	// rules for a network inside it. It must not contain the tunnel
+	// addresses; "" (the default): a route and rules per reached VPC.
 	SummaryCidr string
 }
 
@@ -140,7 +140,7 @@ type Site struct {
 	VpcCidr, VpnPrivateIPAddress, TerminalPrivateIPAddress string
 	// HasTerminal reports whether the site has a terminal instance.
 	HasTerminal bool
-	// SummaryCidr is SiteArgs.SummaryCidr, parsed ("" when none).
+	// SummaryCidr is SiteArgs.SummaryCidr ("" when none).
 	SummaryCidr string
 
 	// VpcID is the VPC's id.
@@ -403,10 +403,12 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 		site.terminalInstance = term.instance
 	}
 
-	if err := site.summaryRoute(ctx, name, network, groups, with); err != nil {
-		return err
-	}
 	site.routeTable, site.terminalGroup, site.with = network.routeTable.ID().ToStringOutput(), groups.terminal.ID().ToStringOutput(), with
+	if site.SummaryCidr != "" {
+		if _, err := site.routeAndRules(ctx, name+"-summary-route", name+"-terminal-sg-%s-from-summary", site.SummaryCidr, "the sites of "+site.SummaryCidr, nil); err != nil {
+			return err
+		}
+	}
 
 	site.VpcID = network.vpc.ID().ToStringOutput()
 	site.AvailabilityZone = network.vpnSubnet.AvailabilityZone
@@ -436,31 +438,41 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 	return nil
 }
 
-// summaryRoute sends SummaryCidr to the VPN instance and admits ICMP and
-// traceroute from it on the terminal (nothing without a summary).
-func (site *Site) summaryRoute(ctx *pulumi.Context, name string, network *siteNetwork, groups *siteGroups, with func(...pulumi.ResourceOption) []pulumi.ResourceOption) error {
-	if site.SummaryCidr == "" {
-		return nil
-	}
-	if _, err := ec2.NewRoute(ctx, name+"-summary-route", &ec2.RouteArgs{
-		RouteTableId:         network.routeTable.ID(),
-		DestinationCidrBlock: pulumi.String(site.SummaryCidr),
-		NetworkInterfaceId:   site.VpnNetworkInterfaceID,
-	}, with()...); err != nil {
-		return err
-	}
-	if !site.HasTerminal {
-		return nil
-	}
-	for _, r := range []ingress{
-		{"", "ICMP from the sites of " + site.SummaryCidr, "icmp", -1, -1},
-		{"", "traceroute from the sites of " + site.SummaryCidr, "udp", tracerouteFirstPort, tracerouteLastPort},
-	} {
-		if _, err := site.ingressRule(ctx, fmt.Sprintf("%s-terminal-sg-%s-from-summary", name, r.protocol), groups.terminal.ID(), r, pulumi.String(site.SummaryCidr), with); err != nil {
-			return err
+// routeAndRules sends cidr to the VPN instance (route routeName) and, on a
+// terminal, admits ICMP and traceroute from it (rules named ruleName with
+// the protocol, "icmp" or "udp", for %s), described as coming from from.
+// aliases are the route's and the two rules' earlier names, in that order
+// (missing ones: none).
+func (site *Site) routeAndRules(ctx *pulumi.Context, routeName, ruleName, cidr, from string, aliases [][]pulumi.Alias) ([]pulumi.Resource, error) {
+	alias := func(n int) pulumi.ResourceOption {
+		if n < len(aliases) {
+			return pulumi.Aliases(aliases[n])
 		}
+		return pulumi.Composite()
 	}
-	return nil
+	route, err := ec2.NewRoute(ctx, routeName, &ec2.RouteArgs{
+		RouteTableId:         site.routeTable,
+		DestinationCidrBlock: pulumi.String(cidr),
+		NetworkInterfaceId:   site.VpnNetworkInterfaceID,
+	}, site.with(alias(0))...)
+	if err != nil {
+		return nil, err
+	}
+	out := []pulumi.Resource{route}
+	if !site.HasTerminal {
+		return out, nil
+	}
+	for n, r := range []ingress{
+		{"", "ICMP from " + from, "icmp", -1, -1},
+		{"", "traceroute from " + from, "udp", tracerouteFirstPort, tracerouteLastPort},
+	} {
+		rule, err := site.ingressRule(ctx, fmt.Sprintf(ruleName, r.protocol), site.terminalGroup, r, pulumi.String(cidr), site.with, alias(1+n))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rule)
+	}
+	return out, nil
 }
 
 // Reach makes the site send dest's VPC to its VPN instance and, on its
@@ -485,34 +497,12 @@ func (site *Site) Reach(ctx *pulumi.Context, dest *Site, aliases ...[]pulumi.Ali
 	if done, ok := site.reached[dest.Name]; ok {
 		return done, nil
 	}
-	alias := func(n int) pulumi.ResourceOption {
-		if n < len(aliases) {
-			return pulumi.Aliases(aliases[n])
-		}
-		return pulumi.Composite()
-	}
 	var out []pulumi.Resource
 	if !site.covers(dest.VpcCidr) {
-		route, err := ec2.NewRoute(ctx, fmt.Sprintf("%s-route-to-%s", site.Name, dest.Name), &ec2.RouteArgs{
-			RouteTableId:         site.routeTable,
-			DestinationCidrBlock: pulumi.String(dest.VpcCidr),
-			NetworkInterfaceId:   site.VpnNetworkInterfaceID,
-		}, site.with(alias(0))...)
+		var err error
+		out, err = site.routeAndRules(ctx, fmt.Sprintf("%s-route-to-%s", site.Name, dest.Name), site.Name+"-terminal-sg-%s-from-site-"+dest.Name, dest.VpcCidr, dest.Name, aliases)
 		if err != nil {
 			return nil, err
-		}
-		out = append(out, route)
-		if site.HasTerminal {
-			for n, r := range []ingress{
-				{"", fmt.Sprintf("ICMP from %s", dest.Name), "icmp", -1, -1},
-				{"", fmt.Sprintf("traceroute from %s", dest.Name), "udp", tracerouteFirstPort, tracerouteLastPort},
-			} {
-				rule, err := site.ingressRule(ctx, fmt.Sprintf("%s-terminal-sg-%s-from-site-%s", site.Name, r.protocol, dest.Name), site.terminalGroup, r, pulumi.String(dest.VpcCidr), site.with, alias(1+n))
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, rule)
-			}
 		}
 	}
 	if site.reached == nil {
