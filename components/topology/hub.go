@@ -163,7 +163,7 @@ func (v *validator) summary(c Config, parsed []parsedSite) {
 		return
 	}
 	if p.Bits() == 0 {
-		v.add(k, c.SummaryCidr, "is the default route, which every route table already sends to its internet gateway; give a network that covers the VPCs only, such as 10.0.0.0/8")
+		v.add(k, c.SummaryCidr, "is the default route, which every route table already sends to its internet gateway; give a network that covers the VPCs only, such as 10.0.0.0/12 (not 10.0.0.0/8, which holds the default tunnel network %s)", DefaultTunnelNetwork)
 		return
 	}
 	for i, ps := range parsed {

@@ -248,7 +248,7 @@ var schema = []KeyDoc{
 	},
 	{
 		Name: "summaryCidr", Type: TypeString, Unset: "none",
-		Description: "One IPv4 network covering every site's VPC (e.g. 10.0.0.0/8): each route table then has " +
+		Description: "One IPv4 network covering every site's VPC (e.g. 10.0.0.0/12; not 10.0.0.0/8, which holds the default tunnel network): each route table then has " +
 			"one route for it instead of one per reached VPC, and each terminal two ICMP/traceroute rules instead " +
 			"of two per VPC. Must not contain a tunnel address. Empty: a route per VPC.",
 		ReadmeNote: "See [Many sites](#many-sites-hub-and-spoke-vpclinkhub).",

@@ -130,8 +130,14 @@ func Main(args []string) int {
 		}
 		fmt.Printf("lab up: %.1fs wall time (pulumi up included)\n\n", time.Since(start).Seconds())
 		rc := report(ctx, l, os.Stdout)
-		if hc, err := HandCheck(l.Repo, *prefix); err == nil && projectDir == "" {
-			fmt.Printf("\nCheck by hand (README.md, \"The same in the lab\"), from %s:\n%s", l.Repo, hc)
+		if hc, err := HandCheck(l.Repo, *prefix); err == nil {
+			// The README's block is the reference stack's; this stack's
+			// sites and addresses may differ.
+			if outs, err := l.Outputs(ctx); err == nil {
+				if hc = ForStack(hc, outs); hc != "" {
+					fmt.Printf("\nCheck by hand (README.md, \"The same in the lab\"), from %s:\n%s", l.Repo, hc)
+				}
+			}
 		}
 		return rc
 	case "prepare":

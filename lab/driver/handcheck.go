@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -41,4 +43,50 @@ func HandCheck(repo, prefix string) (string, error) {
 		block = strings.ReplaceAll(block, "netns exec "+defaultPrefix+"-op ", "netns exec "+prefix+"-op ")
 	}
 	return block, nil
+}
+
+// The README's block pings from site a's terminal to site b's, 10.1.1.40.
+const (
+	handCheckFrom = ".a.terminalPublicIp"
+	handCheckTo   = " 10.1.1.40"
+)
+
+// plainJQName is a site name jq takes after a dot.
+var plainJQName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ForStack turns the hand-check block (HandCheck, written for the reference
+// stack: from site a's terminal to site b's) into one for the stack whose
+// outputs are outs: from the first site of the first link (by name) whose
+// two sites have terminals, to the other's terminal. It returns "" when no
+// link has terminals at both ends.
+func ForStack(block string, outs map[string]any) string {
+	sites, _ := outs["sites"].(map[string]any)
+	links, _ := outs["links"].(map[string]any)
+	var names []string
+	for n := range links {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		l, _ := links[n].(map[string]any)
+		ends, _ := l["sites"].([]any)
+		if len(ends) != 2 {
+			continue
+		}
+		from, to := fmt.Sprint(ends[0]), fmt.Sprint(ends[1])
+		a, _ := sites[from].(map[string]any)
+		b, _ := sites[to].(map[string]any)
+		ip, _ := b["terminalPrivateIp"].(string)
+		if a["terminalPublicIp"] == nil || ip == "" {
+			continue
+		}
+		field := "." + from + ".terminalPublicIp"
+		if !plainJQName.MatchString(from) {
+			// Quoted for the shell too.
+			field = fmt.Sprintf(`'.["%s"].terminalPublicIp'`, from)
+		}
+		block = strings.ReplaceAll(block, handCheckFrom, field)
+		return strings.ReplaceAll(block, handCheckTo, " "+ip)
+	}
+	return ""
 }
