@@ -3,7 +3,8 @@ package checks
 import (
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,12 +92,7 @@ func Links(m *world.Model, outputs map[string]any) ([]Link, error) {
 		return nil
 	}
 	var out []Link
-	names := make([]string, 0, len(links))
-	for n := range links {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(links)) {
 		l, _ := links[n].(map[string]any)
 		ends, _ := l["sites"].([]any)
 		tun, _ := l["tunnelAddresses"].([]any)

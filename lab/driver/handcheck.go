@@ -2,10 +2,11 @@ package driver
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -62,12 +63,7 @@ var plainJQName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func ForStack(block string, outs map[string]any) string {
 	sites, _ := outs["sites"].(map[string]any)
 	links, _ := outs["links"].(map[string]any)
-	var names []string
-	for n := range links {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(links)) {
 		l, _ := links[n].(map[string]any)
 		ends, _ := l["sites"].([]any)
 		if len(ends) != 2 {
