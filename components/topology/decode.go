@@ -91,15 +91,9 @@ func Decode(values map[string]string, secret map[string]bool) (Config, error) {
 	if own["summaryCidr"] != "" {
 		d.text(own, "summaryCidr", &c.SummaryCidr)
 	}
-	if raw, ok := own["postDeployCheck"]; ok {
-		switch raw {
-		case "true", "false":
-			b := raw == "true"
-			c.PostDeployCheck = &b
-		default:
-			d.fail("postDeployCheck", raw, literal(raw), "must be true or false")
-		}
-	}
+	d.boolean(own, "postDeployCheck", &c.PostDeployCheck)
+	d.boolean(own, "highAvailability", &c.HighAvailability)
+	d.integer(own, "failbackHoldDownSeconds", &c.FailbackHoldDownSeconds, fmt.Sprintf("seconds, %d-%d", MinFailbackHoldDownSeconds, MaxFailbackHoldDownSeconds))
 	c.given = d.given
 	if len(d.errs) > 0 {
 		return c, errors.Join(d.errs...)
@@ -359,11 +353,20 @@ func (d *decoder) site(path string, v any) Site {
 	d.field(path, m, "instanceType", &s.InstanceType, "an EC2 instance type such as t3.micro")
 	d.field(path, m, "ami", &s.Ami, "an AMI id such as ami-0123456789abcdef0")
 	d.field(path, m, "os", &s.OS, "an image choice: "+strings.Join(OSes, " or "))
-	if v, ok := m["terminal"]; ok {
-		if b, ok := v.(bool); ok {
-			s.Terminal = &b
-		} else {
-			d.fail(path+".terminal", written(v), true, "must be true or false, not %s", kind(v))
+	d.field(path, m, "secondaryVpnSubnetCidr", &s.SecondaryVpnSubnetCidr, "an IPv4 CIDR such as 10.0.2.0/24")
+	d.field(path, m, "secondaryVpnPrivateIp", &s.SecondaryVpnPrivateIP, "an IPv4 address such as 10.0.2.10")
+	d.field(path, m, "secondaryAvailabilityZone", &s.SecondaryAvailabilityZone, "a zone such as eu-west-1b")
+	for _, f := range []struct {
+		name string
+		dst  **bool
+	}{{"terminal", &s.Terminal}, {"highAvailability", &s.HighAvailability}} {
+		name, dst := f.name, f.dst
+		if v, ok := m[name]; ok {
+			if b, ok := v.(bool); ok {
+				*dst = &b
+			} else {
+				d.fail(path+"."+name, written(v), true, "must be true or false, not %s", kind(v))
+			}
 		}
 	}
 	return s
@@ -396,17 +399,40 @@ func (d *decoder) link(path string, v any) Link {
 	}
 	l.Sites = strs("sites", "two site names")
 	l.TunnelAddresses = strs("tunnelAddresses", "two IPv4 addresses")
-	if v, ok := m["port"]; ok {
-		d.given[path+".port"] = true
-		n, isNum := v.(json.Number)
-		p, err := strconv.Atoi(string(n))
-		if !isNum || err != nil {
-			d.fail(path+".port", written(v), true, "must be a whole number (a UDP port, 1-65535), not %s", describeNumber(v))
-		} else {
-			l.Port = p
+	l.SecondaryTunnelAddresses = strs("secondaryTunnelAddresses", "two IPv4 addresses")
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"port", &l.Port}, {"secondaryPort", &l.SecondaryPort}} {
+		name, dst := f.name, f.dst
+		if v, ok := m[name]; ok {
+			d.given[path+"."+name] = true
+			n, isNum := v.(json.Number)
+			p, err := strconv.Atoi(string(n))
+			if !isNum || err != nil {
+				d.fail(path+"."+name, written(v), true, "must be a whole number (a UDP port, 1-65535), not %s", describeNumber(v))
+			} else {
+				*dst = p
+			}
 		}
 	}
 	return l
+}
+
+// boolean reads a top-level boolean key.
+func (d *decoder) boolean(own map[string]string, k string, dst **bool) {
+	raw, ok := own[k]
+	if !ok {
+		return
+	}
+	switch raw {
+	case "true", "false":
+		d.given[k] = true
+		b := raw == "true"
+		*dst = &b
+	default:
+		d.fail(k, raw, literal(raw), "must be true or false")
+	}
 }
 
 func describeNumber(v any) string {

@@ -253,6 +253,22 @@ var schema = []KeyDoc{
 			"of two per VPC. Must not contain a tunnel address. Empty: a route per VPC.",
 		ReadmeNote: "See [Many sites](#many-sites-hub-and-spoke-vpclinkhub).",
 	},
+	{
+		Name: "highAvailability", Type: TypeBoolean, Default: DefaultHighAvailability,
+		Description: "true gives every site (unless its own highAvailability says otherwise) a second VPN instance " +
+			"in secondaryVpnSubnetCidr, and every link between two such sites a second tunnel between the second " +
+			"instances. A monitor on each VPN instance probes the first tunnel every second and, after 2 lost " +
+			"probes, moves the route table's routes for the peer's VPC to the second instance with ec2:ReplaceRoute " +
+			"(an instance role allowed that on the site's route table only); back after failbackHoldDownSeconds. " +
+			"Not with hub or summaryCidr yet.",
+		ReadmeNote: "See [High availability](#high-availability-vpclinkhighavailability).",
+	},
+	{
+		Name: "failbackHoldDownSeconds", Type: TypeInteger, Default: DefaultFailbackHoldDownSeconds,
+		Description: fmt.Sprintf("With high availability: seconds (%d-%d) the first tunnel must answer every probe "+
+			"before the routes move back to it, so that a flapping tunnel never moves them back and forth.",
+			MinFailbackHoldDownSeconds, MaxFailbackHoldDownSeconds),
+	},
 }
 
 // siteSchema defines the fields of one element of vpclink:sites.
@@ -319,6 +335,28 @@ var siteSchema = []KeyDoc{
 		Description: "The site's image choice instead of vpclink:os: ubuntu-24.04 or ubuntu-26.04. Refused " +
 			"beside ami on the same site, where it would have no effect.",
 	},
+	{
+		Name: "highAvailability", Type: TypeBoolean, Unset: "`vpclink:highAvailability`",
+		Description: "The site's own choice instead of vpclink:highAvailability. A link gets a second tunnel only " +
+			"when both its sites have high availability.",
+	},
+	{
+		Name: "secondaryVpnSubnetCidr", Type: TypeString, Unset: "none (needed with high availability)",
+		Description: "Public subnet of the second VPN instance, e.g. 10.0.2.0/24: inside vpcCidr, /28 or larger, " +
+			"disjoint from the other two subnets, sharing their route table. Required with high availability, " +
+			"refused without.",
+	},
+	{
+		Name: "secondaryVpnPrivateIp", Type: TypeString, Unset: "none (needed with high availability)",
+		Description: "Fixed private address of the second VPN instance, e.g. 10.0.2.10: inside " +
+			"secondaryVpnSubnetCidr and not one AWS reserves. Required with high availability, refused without.",
+	},
+	{
+		Name: "secondaryAvailabilityZone", Type: TypeString, Unset: "another zone with the type",
+		Description: "Zone of the second VPN instance's subnet, checked like availabilityZone. Left out: the first " +
+			"zone in name order, other than the first subnets', that offers the instance type (the same zone when " +
+			"the region has no other), chosen at creation and kept.",
+	},
 }
 
 // linkSchema defines the fields of one element of vpclink:links.
@@ -353,5 +391,18 @@ var linkSchema = []KeyDoc{
 		Name: "mode", Type: TypeString, Allowed: TunnelModes, Unset: "`vpclink:tunnelMode`",
 		Description: "Tunnel mode of this link instead of vpclink:tunnelMode: tls or static.",
 		ReadmeNote:  "See [Tunnel modes](#tunnel-modes-vpclinktunnelmode-per-link-linksimode).",
+	},
+	{
+		Name: "secondaryPort", Type: TypeInteger, Unset: fmt.Sprintf("port + %d", SecondaryPortOffset),
+		Description: fmt.Sprintf("With high availability at both sites: UDP port of the second tunnel on both "+
+			"second VPN instances (1-65535), used by no other second tunnel of either site. Left out: port + %d.",
+			SecondaryPortOffset),
+	},
+	{
+		Name: "secondaryTunnelAddresses", Type: TypeArray, Items: TypeString,
+		Unset: fmt.Sprintf("a /30 of %s", DefaultTunnelNetwork),
+		Description: fmt.Sprintf("With high availability at both sites: the second tunnel's point-to-point "+
+			"addresses, in the order of sites, checked like tunnelAddresses. Left out: for link k < 256 "+
+			"%[1]sk.129/.130, a /30 of %[2]s that adding links never moves.", tunnelNetworkStem(), DefaultTunnelNetwork),
 	},
 }

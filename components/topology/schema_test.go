@@ -156,16 +156,18 @@ func TestSchemaKeepsKeyOrder(t *testing.T) {
 	}{
 		{"Keys", Keys, []string{"sites", "links", "instanceType", "os", "sshUser", "sshAllowedCidrs",
 			"sshPublicKey", "sshPrivateKey", "tunnelPort", "tunnelMtu", "tunnelMode", "postDeployCheck",
-			"hub", "summaryCidr"}},
+			"hub", "summaryCidr", "highAvailability", "failbackHoldDownSeconds"}},
 		{"SiteFields", SiteFields, []string{"name", "region", "vpcCidr", "vpnSubnetCidr", "terminalSubnetCidr",
-			"vpnPrivateIp", "terminalPrivateIp", "terminal", "availabilityZone", "instanceType", "ami", "os"}},
-		{"LinkFields", LinkFields, []string{"name", "sites", "port", "tunnelAddresses", "mode"}},
+			"vpnPrivateIp", "terminalPrivateIp", "terminal", "availabilityZone", "instanceType", "ami", "os",
+			"highAvailability", "secondaryVpnSubnetCidr", "secondaryVpnPrivateIp", "secondaryAvailabilityZone"}},
+		{"LinkFields", LinkFields, []string{"name", "sites", "port", "tunnelAddresses", "mode",
+			"secondaryPort", "secondaryTunnelAddresses"}},
 	} {
 		if !slices.Equal(c.got, c.want) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	if got, want := shape(linkSchema), "sites, name?, port?, tunnelAddresses?, mode?"; got != want {
+	if got, want := shape(linkSchema), "sites, name?, port?, tunnelAddresses?, mode?, secondaryPort?, secondaryTunnelAddresses?"; got != want {
 		t.Errorf("a link's shape in messages: %q, want %q", got, want)
 	}
 }

@@ -95,6 +95,15 @@ type Site struct {
 	// used as it is, so the site has no image choice (and Validate refuses
 	// both written on one site).
 	OS string `json:"os,omitempty"`
+	// HighAvailability overrides vpclink:highAvailability for this site.
+	HighAvailability *bool `json:"highAvailability,omitempty"`
+	// SecondaryVpnSubnetCidr and SecondaryVpnPrivateIP place the second VPN
+	// instance of a site with high availability (required there).
+	SecondaryVpnSubnetCidr string `json:"secondaryVpnSubnetCidr,omitempty"`
+	SecondaryVpnPrivateIP  string `json:"secondaryVpnPrivateIp,omitempty"`
+	// SecondaryAvailabilityZone optionally pins the second VPN instance's
+	// subnet to a zone; default another zone than the first's (see HA).
+	SecondaryAvailabilityZone string `json:"secondaryAvailabilityZone,omitempty"`
 }
 
 // HasTerminal reports whether the site gets a terminal instance.
@@ -118,6 +127,11 @@ type Link struct {
 	TunnelAddresses []string `json:"tunnelAddresses,omitempty"`
 	// Mode overrides the stack's tunnelMode for this link: tls or static.
 	Mode string `json:"mode,omitempty"`
+	// SecondaryPort and SecondaryTunnelAddresses are the second tunnel's,
+	// between the two sites' second VPN instances, on a link whose two
+	// sites have high availability.
+	SecondaryPort            int      `json:"secondaryPort,omitempty"`
+	SecondaryTunnelAddresses []string `json:"secondaryTunnelAddresses,omitempty"`
 }
 
 // Config is the whole stack configuration. Its fields and those of Site and
@@ -167,6 +181,13 @@ type Config struct {
 	// ICMP and traceroute from it with two rules instead of two per reached
 	// VPC. The VPN instances still route each VPC into its own tunnel.
 	SummaryCidr string `json:"summaryCidr,omitempty"`
+	// HighAvailability gives every site (unless it says otherwise) a second
+	// VPN instance and every link between two such sites a second tunnel,
+	// with a monitor that moves the routes to it (see ha.go).
+	HighAvailability *bool `json:"highAvailability,omitempty"`
+	// FailbackHoldDownSeconds is how long the first tunnel must stay
+	// healthy before the routes move back to it.
+	FailbackHoldDownSeconds int `json:"failbackHoldDownSeconds,omitempty"`
 
 	// given holds the keys (without namespace, e.g. "links[0].port") that
 	// Decode found written: Normalize fills in only the others, so an
@@ -302,6 +323,7 @@ func Normalize(c Config) Config {
 			block++
 		}
 	}
+	normalizeHA(c, &out, usedAddrs)
 	return out
 }
 

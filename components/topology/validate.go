@@ -86,7 +86,11 @@ func Validate(c Config) error {
 	return errors.Join(v.errs...)
 }
 
-type validator struct{ errs []error }
+type validator struct {
+	errs []error
+	// tunnels are the tunnel addresses the links took, by owner key.
+	tunnels map[netip.Addr]string
+}
 
 func key(path string, args ...any) string {
 	return ConfigNamespace + ":" + fmt.Sprintf(path, args...)
@@ -248,6 +252,7 @@ func (v *validator) config(c Config) {
 	}
 	v.links(c, parsed)
 	v.hub(c, parsed)
+	v.ha(c, parsed)
 }
 
 // zone checks that site i's availability zone is one of the site's region:

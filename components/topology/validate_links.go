@@ -63,6 +63,7 @@ func (v *validator) links(c Config, parsed []parsedSite) {
 		v.linkTunnelAddresses(st, k)
 	}
 	v.linksSummary(st)
+	v.tunnels = st.tunnel
 }
 
 // lk is the key of a field of link k.
