@@ -131,7 +131,8 @@ func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 	}
 	if kind.AutoName != "" {
 		key := resource.PropertyKey(kind.AutoName)
-		if _, ok := news[key]; !ok {
+		// A namePrefix (IAM) is the provider's to complete, at create.
+		if _, ok := news[key]; !ok && awsmodel.Text(news["namePrefix"]) == "" {
 			if old, ok := olds[key]; ok {
 				news[key] = old
 			} else {
