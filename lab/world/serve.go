@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vpclink/pulumi-vpc-openvpn/internal/awsmodel"
 )
 
 // EndpointsCommand is the daemon's program name (lab/cmd/vpclab-endpoints):
@@ -49,10 +52,23 @@ func (w *World) StartEndpoints(bin string) error {
 		return err
 	}
 	cmd.Process.Release()
-	// Ready when the EC2 endpoint accepts connections.
+	// Ready when the EC2 endpoint completes a TLS handshake that the lab's
+	// CA verifies.
+	caPEM, err := os.ReadFile(w.CACertFile())
+	if err != nil {
+		return err
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
 	for i := 0; i < 100; i++ {
 		if c, err := dialIn(w.NS("api"), APIIP+":443", 200*time.Millisecond); err == nil {
-			c.Close()
+			tc := tls.Client(c, &tls.Config{RootCAs: roots, ServerName: awsmodel.EC2Host("us-east-1")})
+			c.SetDeadline(time.Now().Add(2 * time.Second))
+			err := tc.Handshake()
+			tc.Close()
+			if err != nil {
+				return fmt.Errorf("lab endpoints: TLS: %w", err)
+			}
 			return nil
 		}
 		if !w.endpointsRunning(pid) {
