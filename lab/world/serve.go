@@ -51,7 +51,9 @@ func (w *World) StartEndpoints(bin string) error {
 	if err := os.WriteFile(w.endpointsPIDFile(), []byte(strconv.Itoa(pid)), 0o600); err != nil {
 		return err
 	}
-	cmd.Process.Release()
+	// Until the program runs, the PID is nsenter's: watch it as a child.
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	// Ready when the EC2 endpoint completes a TLS handshake that the lab's
 	// CA verifies.
 	caPEM, err := os.ReadFile(w.CACertFile())
@@ -71,11 +73,12 @@ func (w *World) StartEndpoints(bin string) error {
 			}
 			return nil
 		}
-		if !w.endpointsRunning(pid) {
+		select {
+		case <-exited:
 			b, _ := os.ReadFile(filepath.Join(w.endpointsDir(), "log"))
 			return fmt.Errorf("lab endpoints exited: %s", strings.TrimSpace(string(b)))
+		case <-time.After(100 * time.Millisecond):
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("lab endpoints: %s:443 not answering after 10 s", APIIP)
 }
