@@ -266,7 +266,7 @@ func (e *Endpoints) serveIMDS(rw http.ResponseWriter, r *http.Request, vpcID str
 		rw.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintf(rw, "{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : %q,\n  \"InstanceProfileArn\" : \"arn:aws:iam::%s:instance-profile/%s\",\n  \"InstanceProfileId\" : %q\n}",
 			c.Issued.Format(time.RFC3339), awsmodel.Account, inst.Profile, awsmodel.IAMUniqueID("AIPA", inst.Profile))
-	case role != "" && p == md+"iam/security-credentials/":
+	case role != "" && (p == md+"iam/security-credentials/" || p == md+"iam/security-credentials"):
 		text(role)
 	case role != "" && p == md+"iam/security-credentials/"+role:
 		c := e.credentialsFor(inst.ID, role)

@@ -122,6 +122,10 @@ func TestIMDSTokensAndCredentials(t *testing.T) {
 		t.Errorf("an expired token: %d, want 401", code)
 	}
 
+	_, token = imds(t, e, s.vpc, ip, "PUT", "/latest/api/token", "X-aws-ec2-metadata-token-ttl-seconds", "21600")
+	if code, body := imds(t, e, s.vpc, ip, "GET", "/latest/meta-data/iam/security-credentials", "X-aws-ec2-metadata-token", token); code != 200 || body != s.role {
+		t.Errorf("security-credentials without the slash: %d %q", code, body)
+	}
 	c := credsOf(t, e, s, s.primary)
 	for _, k := range []string{"Code", "LastUpdated", "Type", "AccessKeyId", "SecretAccessKey", "Token", "Expiration"} {
 		if c[k] == "" {
