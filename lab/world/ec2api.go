@@ -124,6 +124,13 @@ func (e *Endpoints) serveEC2(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, aerr := e.ec2Action(sig.Region, cred, params)
+	if e.logf != nil {
+		outcome := "ok"
+		if aerr != nil {
+			outcome = aerr.Code
+		}
+		e.logf("ec2 %s: %s by %s (%s): %s", sig.Region, params.Get("Action"), cred.Instance, cred.Role, outcome)
+	}
 	if aerr != nil {
 		writeEC2Error(rw, aerr)
 		return

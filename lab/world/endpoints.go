@@ -51,6 +51,9 @@ const (
 type Endpoints struct {
 	w   *World
 	now func() time.Time
+	// logf, when set, records each EC2 call: caller, action, outcome
+	// (never a key, token or signature).
+	logf func(format string, args ...any)
 
 	mu sync.Mutex
 	// tokens are IMDSv2 session tokens.

@@ -160,6 +160,7 @@ func listenIn(netns, addr string) (net.Listener, error) {
 func (w *World) ServeEndpoints(ctx context.Context, logw io.Writer) error {
 	logger := log.New(logw, "", log.LstdFlags)
 	e := NewEndpoints(w)
+	e.logf = logger.Printf
 	cert, err := tls.LoadX509KeyPair(w.serverCertFile(), w.serverKeyFile())
 	if err != nil {
 		return err
