@@ -98,7 +98,9 @@ var Kinds = map[string]*Kind{
 		"ami": Replace, "instanceType": Update, "subnetId": Replace, "privateIp": Replace,
 		"vpcSecurityGroupIds": Update, "keyName": Replace, "sourceDestCheck": Update,
 		"metadataOptions": Update, "rootBlockDevice": Update, "tags": Update,
-		"userData": Update, "userDataReplaceOnChange": Update, "availabilityZone": Replace}},
+		"userData": Update, "userDataReplaceOnChange": Update, "availabilityZone": Replace,
+		// AssociateIamInstanceProfile or ReplaceIamInstanceProfileAssociation.
+		"iamInstanceProfile": Update}},
 	EIP: {Token: EIP, IDPrefix: "eipalloc", Inputs: map[string]Change{
 		"domain": Replace, "instance": Update, "tags": Update}},
 }
@@ -283,7 +285,7 @@ func AutoName(name, suffix string) string { return name + "-" + suffix[:7] }
 func Outputs(token, id, name string, inputs resource.PropertyMap, region, publicIP string) resource.PropertyMap {
 	out := inputs.Copy()
 	arn := func(kind string) resource.PropertyValue {
-		return resource.NewProperty(fmt.Sprintf("arn:aws:ec2:%s:123456789012:%s/%s", region, kind, id))
+		return resource.NewProperty(fmt.Sprintf("arn:aws:ec2:%s:%s:%s/%s", region, Account, kind, id))
 	}
 	str := resource.NewProperty[string]
 	switch token {
@@ -321,6 +323,8 @@ func Outputs(token, id, name string, inputs resource.PropertyMap, region, public
 		out["primaryNetworkInterfaceId"] = str("eni-" + strings.TrimPrefix(id, "i-"))
 		out["privateIp"] = str(Text(inputs["privateIp"]))
 		out["instanceState"] = str("running")
+	case Role, RolePolicy, InstanceProfile:
+		iamOutputs(token, id, out)
 	case EIP:
 		out["publicIp"] = str(publicIP)
 		out["allocationId"] = str(id)

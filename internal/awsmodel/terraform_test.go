@@ -52,6 +52,14 @@ const (
 	tfNewKey      = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOpGq4b2Aq/O5t3JmH3rLI5T8X5oNcQa8r2H3Ay6T1dM b"
 )
 
+// IAM policy documents as the provider keeps them (compact JSON).
+const (
+	tfAssumeRole    = `{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"}}],"Version":"2012-10-17"}`
+	tfNewAssumeRole = `{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"}}],"Version":"2012-10-17"}`
+	tfPolicy        = `{"Statement":[{"Action":"ec2:DescribeRouteTables","Effect":"Allow","Resource":"*"}],"Version":"2012-10-17"}`
+	tfNewPolicy     = `{"Statement":[{"Action":"ec2:ReplaceRoute","Effect":"Allow","Resource":"*"}],"Version":"2012-10-17"}`
+)
+
 func tfARN(kind, id string) string {
 	return "arn:aws:ec2:eu-west-1:123456789012:" + kind + "/" + id
 }
@@ -178,6 +186,26 @@ var tfKinds = map[string]tfKind{
 		"secondary_private_ips": []any{}, "security_groups": []any{}, "spot_instance_request_id": "",
 		"tags_all": tfTags, "tenancy": "default", "user_data_base64": nil, "volume_tags": nil,
 	}},
+	Role: {tfType: "aws_iam_role", config: map[string]any{
+		"name": "site-monitor-role", "assume_role_policy": tfAssumeRole, "description": "vpclink monitor", "tags": tfTags,
+	}, state: map[string]any{
+		"id": "site-monitor-role", "name": "site-monitor-role", "arn": "arn:aws:iam::123456789012:role/site-monitor-role",
+		"create_date": "2026-01-01T00:00:00Z", "force_detach_policies": false, "inline_policy": []any{},
+		"managed_policy_arns": []any{}, "max_session_duration": 3600, "name_prefix": "", "path": "/",
+		"permissions_boundary": "", "tags_all": tfTags, "unique_id": "AROAAAAAAAAAAAAAAAAAA",
+	}},
+	RolePolicy: {tfType: "aws_iam_role_policy", config: map[string]any{
+		"role": "site-monitor-role", "name": "site-monitor-policy", "policy": tfPolicy,
+	}, state: map[string]any{
+		"id": "site-monitor-role:site-monitor-policy", "name": "site-monitor-policy", "name_prefix": "",
+	}},
+	InstanceProfile: {tfType: "aws_iam_instance_profile", config: map[string]any{
+		"name": "site-monitor-profile", "role": "site-monitor-role", "tags": tfTags,
+	}, state: map[string]any{
+		"id": "site-monitor-profile", "name": "site-monitor-profile",
+		"arn": "arn:aws:iam::123456789012:instance-profile/site-monitor-profile", "create_date": "2026-01-01T00:00:00Z",
+		"name_prefix": "", "path": "/", "tags_all": tfTags, "unique_id": "AIPAAAAAAAAAAAAAAAAAA",
+	}},
 	EIP: {tfType: "aws_eip", config: map[string]any{
 		"domain": "vpc", "instance": "i-0aaaaaaaaaaaaaaaa", "tags": tfTags,
 	}, state: map[string]any{
@@ -256,6 +284,21 @@ var tfCases = []tfCase{
 	{token: Instance, attr: "user_data", to: tfNewUserData, with: map[string]any{"user_data_replace_on_change": false}},
 	{token: Instance, attr: "user_data_replace_on_change", to: false},
 	{token: Instance, attr: "availability_zone", to: "eu-west-1b"},
+	{token: Instance, attr: "iam_instance_profile", to: "site-monitor-profile"},
+	{token: Instance, attr: "metadata_options.http_put_response_hop_limit", to: 1},
+	{token: Role, attr: "name", to: "other-monitor-role"},
+	{token: Role, attr: "name_prefix", to: "other-", with: map[string]any{"name": nil, "name_prefix": "site-"}},
+	{token: Role, attr: "assume_role_policy", to: tfNewAssumeRole},
+	{token: Role, attr: "description", to: "vpclink monitor, renamed"},
+	{token: Role, attr: "tags", to: tfNewTags},
+	{token: RolePolicy, attr: "role", to: "other-monitor-role"},
+	{token: RolePolicy, attr: "name", to: "other-monitor-policy"},
+	{token: RolePolicy, attr: "name_prefix", to: "other-", with: map[string]any{"name": nil, "name_prefix": "site-"}},
+	{token: RolePolicy, attr: "policy", to: tfNewPolicy},
+	{token: InstanceProfile, attr: "name", to: "other-monitor-profile"},
+	{token: InstanceProfile, attr: "name_prefix", to: "other-", with: map[string]any{"name": nil, "name_prefix": "site-"}},
+	{token: InstanceProfile, attr: "role", to: "other-monitor-role"},
+	{token: InstanceProfile, attr: "tags", to: tfNewTags},
 	{token: EIP, attr: "domain", to: "standard", with: map[string]any{"instance": nil}},
 	{token: EIP, attr: "instance", to: "i-0cccccccccccccccc"},
 	{token: EIP, attr: "tags", to: tfNewTags},

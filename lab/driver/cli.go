@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/checks"
+	"github.com/vpclink/pulumi-vpc-openvpn/lab/world"
 )
 
-const usage = `usage: lab up|prepare|check|faults|matrix|scale|down|bench|throughput|pulumi [flags] [-- PULUMI ARGS...]
+const usage = `usage: lab up|prepare|check|faults|matrix|scale|down|bench|throughput|stop|start|cut|restore|pulumi [flags] [-- PULUMI ARGS...]
 
   up      build the emulated regions, run ` + "`pulumi up`" + ` of the program against
           them with the real Pulumi CLI, then the walk-through checks
@@ -43,6 +44,10 @@ const usage = `usage: lab up|prepare|check|faults|matrix|scale|down|bench|throug
   bench   repeat up/measure/down and print timings, then the throughput
           table on a lab of its own
   throughput  the throughput table (iperf3) on a lab that is up
+  stop NAME, start NAME   stop or start an instance (resource name or id)
+          as EC2 does: host off, interface down, routes to it blackholed
+  cut IP IP, restore IP IP   drop (or again pass) every packet between two
+          public addresses on the emulated internet, both directions
 
 flags (every verb):
   -stack FILE   stack file to deploy (default Pulumi.dev.yaml)
@@ -167,6 +172,31 @@ func Main(args []string) int {
 			if ee, ok := err.(interface{ ExitCode() int }); ok && ee.ExitCode() > 0 {
 				return ee.ExitCode()
 			}
+			return fail(err)
+		}
+		return 0
+	case "stop", "start", "cut", "restore":
+		// Failover drills (issue 16): stop NAME, start NAME, cut IP IP,
+		// restore IP IP.
+		want := map[string]int{"stop": 1, "start": 1, "cut": 2, "restore": 2}[verb]
+		if fs.NArg() != want {
+			return fail(fmt.Errorf("want %d argument(s) after the flags, got %q", want, fs.Args()))
+		}
+		w, err := world.New(*prefix, "")
+		if err != nil {
+			return fail(err)
+		}
+		switch verb {
+		case "stop":
+			err = w.StopInstance(fs.Arg(0))
+		case "start":
+			err = w.StartInstance(fs.Arg(0))
+		case "cut":
+			err = w.CutPath(fs.Arg(0), fs.Arg(1))
+		default:
+			err = w.RestorePath(fs.Arg(0), fs.Arg(1))
+		}
+		if err != nil {
 			return fail(err)
 		}
 		return 0

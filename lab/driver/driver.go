@@ -165,6 +165,10 @@ func (l *Lab) Prepare(ctx context.Context) error {
 	if err := l.buildPlugin(ctx); err != nil {
 		return err
 	}
+	// IMDS and the EC2 API, for the instances' own calls (issue 16).
+	if err := l.World.StartEndpoints(filepath.Join(l.bin(), world.EndpointsCommand)); err != nil {
+		return err
+	}
 	// The language host lists the program's modules from inside the lab,
 	// which has no way out: have them all in the module cache first.
 	if out, err := exec.CommandContext(ctx, langgo.GoCommand(), "mod", "download").CombinedOutput(); err != nil {
@@ -233,7 +237,7 @@ func Load(prefix string, log io.Writer) (*Lab, error) {
 
 // labCommands are built into the lab's bin directory: the stand-in
 // plugins and the lab's package repository server.
-var labCommands = []string{"vpclab-language-go", "pulumi-resource-aws", "pulumi-resource-command", "pulumi-resource-random", "vpclab-repo"}
+var labCommands = []string{"vpclab-language-go", "pulumi-resource-aws", "pulumi-resource-command", "pulumi-resource-random", "vpclab-repo", world.EndpointsCommand}
 
 // renamed are commands whose binary takes the name the CLI looks for: the
 // language host's source directory is not named pulumi-language-go, which

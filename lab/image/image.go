@@ -64,6 +64,9 @@ var BasePackages = []string{
 	// The setup clamps TCP MSS with nft; it installs nftables when missing,
 	// baked in here so that no lab up waits for apt.
 	"nftables",
+	// The HA monitor (issue 16) calls IMDSv2 and the EC2 API with
+	// curl --aws-sigv4 over TLS checked against the lab's CA.
+	"curl", "ca-certificates",
 }
 
 // MaskedUnits are linked to /dev/null in every image: pointless or slow in a

@@ -2,11 +2,13 @@ package world
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/vpclink/pulumi-vpc-openvpn/internal/awsmodel"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/boot"
 )
 
@@ -58,6 +60,9 @@ func (w *World) bootHost(m *Model, inst *Instance, userData, authorized string) 
 		"etc/cloud/cloud.cfg.d/90-vpclink-lab-user.cfg": fmt.Sprintf(defaultUserConfig, LoginUser()),
 		"etc/apt/sources.list.d/vpclink-lab.list":       aptSource(),
 	}
+	if err := w.endpointFiles(files, lower); err != nil {
+		return err
+	}
 	for p, content := range files {
 		full := filepath.Join(upper, p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -80,6 +85,50 @@ func (w *World) bootHost(m *Model, inst *Instance, userData, authorized string) 
 		Lower: lower, StateDir: h.Dir, UserData: userData, MetaData: meta,
 	})
 	return err
+}
+
+// hostsTemplate is cloud-init's template of /etc/hosts on Debian
+// (manage_etc_hosts regenerates /etc/hosts from it at every boot).
+const hostsTemplate = "etc/cloud/templates/hosts.debian.tmpl"
+
+// endpointFiles adds what makes a host use the lab's EC2 endpoint: every
+// ec2.<region>.amazonaws.com resolves to APIIP (in cloud-init's hosts
+// template, so it survives each boot's rewrite of /etc/hosts) and the lab's
+// CA is trusted (in the system bundle curl and OpenSSL read, and in
+// /usr/local/share/ca-certificates, so update-ca-certificates keeps it).
+// Nothing when the lab has no CA (a world made before the endpoints).
+func (w *World) endpointFiles(files map[string]string, lower []string) error {
+	ca, err := os.ReadFile(w.CACertFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fromImage := func(p string) (string, error) {
+		for _, l := range lower {
+			if b, err := os.ReadFile(filepath.Join(l, p)); err == nil {
+				return string(b), nil
+			}
+		}
+		return "", fmt.Errorf("vpclink lab: the image has no /%s", p)
+	}
+	tmpl, err := fromImage(hostsTemplate)
+	if err != nil {
+		return err
+	}
+	var hosts []string
+	for _, r := range awsmodel.Regions {
+		hosts = append(hosts, awsmodel.EC2Host(r))
+	}
+	files[hostsTemplate] = strings.TrimRight(tmpl, "\n") + "\n\n# vpclink lab: the emulated AWS API endpoints\n" + APIIP + " " + strings.Join(hosts, " ") + "\n"
+	bundle, err := fromImage("etc/ssl/certs/ca-certificates.crt")
+	if err != nil {
+		return err
+	}
+	files["etc/ssl/certs/ca-certificates.crt"] = strings.TrimRight(bundle, "\n") + "\n" + string(ca)
+	files["usr/local/share/ca-certificates/vpclink-lab.crt"] = string(ca)
+	return nil
 }
 
 // Reboot reboots an instance's host (as `sudo reboot` on it would) and

@@ -16,6 +16,11 @@ import (
 // lab is in (after a failed or interrupted up too) and when nothing is up.
 func (w *World) Down() error {
 	var errs []error
+	// The endpoints daemon by its PID (killIn of its namespace below is the
+	// fallback).
+	if err := w.stopEndpoints(); err != nil {
+		errs = append(errs, err)
+	}
 	// Booted hosts first: their supervisors, containers and overlays.
 	if err := boot.StopAll(filepath.Join(w.Dir, "hosts")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)

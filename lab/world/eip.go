@@ -46,7 +46,7 @@ func (eipKind) delete(o *op, id string) error {
 }
 
 func allocatePublicIP(m *Model) string {
-	taken := map[string]bool{OperatorIP: true, StrangerIP: true, RepoIP: true}
+	taken := map[string]bool{OperatorIP: true, StrangerIP: true, RepoIP: true, APIIP: true}
 	for _, e := range m.EIPs {
 		taken[e.PublicIP] = true
 	}

@@ -49,6 +49,10 @@ func (r *recorder) boot(m *Model, inst *Instance, userData, authorized string) e
 func (r *recorder) stop(h *Host) error   { r.note("stop %s", h.Name); return nil }
 func (r *recorder) remove(h *Host) error { r.note("remove %s", h.Name); return nil }
 func (r *recorder) apply(m *Model) error { return nil }
+func (r *recorder) link(inst *Instance, up bool) error {
+	r.note("link %s %v", inst.Name, up)
+	return nil
+}
 
 func (r *recorder) saw(prefix string) bool {
 	r.mu.Lock()

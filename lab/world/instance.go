@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -68,6 +69,14 @@ func reserveInstance(o *op, r Regional, in resource.PropertyMap) (*Instance, err
 			return nil, apiError("InvalidGroup.NotFound", "The security group '%s' does not exist in VPC '%s'", g, v.ID)
 		}
 	}
+	md, err := metadataOptions(in)
+	if err != nil {
+		return nil, err
+	}
+	profile := text(in, "iamInstanceProfile")
+	if err := checkProfile(m, profile); err != nil {
+		return nil, err
+	}
 	m.Seq++
 	inst := &Instance{
 		Regional: r, Subnet: s.ID, IP: ip, Port: fmt.Sprintf("h%d", m.Seq),
@@ -77,6 +86,7 @@ func reserveInstance(o *op, r Regional, in resource.PropertyMap) (*Instance, err
 		SrcDstCheck:  text(in, "sourceDestCheck") != "false",
 		InstanceType: typ, KeyName: k.KeyName, State: "pending",
 		AMI: text(in, "ami"), Tags: tags(in),
+		Profile: profile, Metadata: md,
 	}
 	inst.Host = Host{
 		Name: r.Name, NetNS: o.w.NS(fmt.Sprintf("i%d", m.Seq)), PrivateIP: ip,
@@ -101,6 +111,15 @@ func (instanceKind) update(o *op, id string, _, news resource.PropertyMap) error
 			}
 		}
 	}
+	md, err := metadataOptions(news)
+	if err != nil {
+		return err
+	}
+	profile := text(news, "iamInstanceProfile")
+	if err := checkProfile(o.m, profile); err != nil {
+		return err
+	}
+	inst.Profile, inst.Metadata = profile, md
 	inst.SrcDstCheck = text(news, "sourceDestCheck") != "false"
 	inst.Groups = list(news, "vpcSecurityGroupIds")
 	inst.InstanceType = text(news, "instanceType")
@@ -168,6 +187,63 @@ func LoginUser() string {
 		return u
 	}
 	return "ubuntu"
+}
+
+// MetadataOptions are an instance's IMDS settings.
+type MetadataOptions struct {
+	// HTTPTokens is "optional" (IMDSv1 and v2) or "required" (v2 only).
+	HTTPTokens string `json:"httpTokens"`
+	// HTTPEndpoint is "enabled" or "disabled".
+	HTTPEndpoint string `json:"httpEndpoint"`
+	// HopLimit is recorded, not enforced: every lab caller is one hop away.
+	HopLimit int `json:"httpPutResponseHopLimit"`
+}
+
+// metadataOptions reads the metadataOptions input with EC2's defaults
+// (an image that does not ask for IMDSv2: tokens optional).
+func metadataOptions(in resource.PropertyMap) (MetadataOptions, error) {
+	md := MetadataOptions{HTTPTokens: "optional", HTTPEndpoint: "enabled", HopLimit: 1}
+	v := awsmodel.Unwrap(in["metadataOptions"])
+	if !v.IsObject() {
+		return md, nil
+	}
+	o := v.ObjectValue()
+	for k := range o {
+		switch k {
+		case "httpTokens", "httpEndpoint", "httpPutResponseHopLimit":
+		default:
+			return md, fmt.Errorf("vpclink lab: property \"metadataOptions.%s\" of %s is not emulated", k, awsmodel.Instance)
+		}
+	}
+	if t := awsmodel.Text(o["httpTokens"]); t != "" {
+		if t != "optional" && t != "required" {
+			return md, apiError("InvalidParameterValue", "Value (%s) for parameter httpTokens is invalid. Valid values are: optional, required", t)
+		}
+		md.HTTPTokens = t
+	}
+	if e := awsmodel.Text(o["httpEndpoint"]); e != "" {
+		if e != "enabled" && e != "disabled" {
+			return md, apiError("InvalidParameterValue", "Value (%s) for parameter httpEndpoint is invalid. Valid values are: enabled, disabled", e)
+		}
+		md.HTTPEndpoint = e
+	}
+	if h := awsmodel.Text(o["httpPutResponseHopLimit"]); h != "" {
+		n, err := strconv.Atoi(h)
+		if err != nil || n < 1 || n > 64 {
+			return md, apiError("InvalidParameterValue", "Value (%s) for parameter httpPutResponseHopLimit is invalid. Must be an integer between 1 and 64", h)
+		}
+		md.HopLimit = n
+	}
+	return md, nil
+}
+
+// checkProfile is RunInstances' and AssociateIamInstanceProfile's check of
+// the profile name ("" none).
+func checkProfile(m *Model, name string) error {
+	if name == "" || m.Profiles[name] != nil {
+		return nil
+	}
+	return apiError("InvalidParameterValue", "Value (%s) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name", name)
 }
 
 // tags are the string tags of a resource's inputs.

@@ -39,6 +39,9 @@ var kinds = map[string]kind{
 	awsmodel.KeyPair:               keyKind{},
 	awsmodel.Instance:              instanceKind{},
 	awsmodel.EIP:                   eipKind{},
+	awsmodel.Role:                  roleKind{},
+	awsmodel.RolePolicy:            rolePolicyKind{},
+	awsmodel.InstanceProfile:       profileKind{},
 }
 
 // op is one API call in progress, under the world's lock.
@@ -55,6 +58,9 @@ type op struct {
 	boot, userData, restart string
 	// removed is a host to delete once the lock is released.
 	removed *Host
+	// id, when a kind sets it, is the object's id instead of a generated
+	// one (IAM: the name).
+	id string
 }
 
 func notEmulated(token string) error {
@@ -107,6 +113,9 @@ func (w *World) Create(region, token, name string, in resource.PropertyMap) (str
 			w.Delete(region, token, id)
 		}
 		return "", nil, err
+	}
+	if o.id != "" {
+		id = o.id
 	}
 	if o.boot != "" {
 		if err := w.bootInstance(o.boot, o.userData); err != nil {

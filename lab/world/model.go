@@ -87,8 +87,12 @@ type Model struct {
 	Keys      map[string]*Key      `json:"keyPairs"`
 	Instances map[string]*Instance `json:"instances"`
 	EIPs      map[string]*EIP      `json:"eips"`
-	Faults    map[string]bool      `json:"faults,omitempty"`
-	Extra     map[string]string    `json:"extra,omitempty"`
+	// IAM is global: by name (role policies by role:name).
+	Roles        map[string]*Role       `json:"roles,omitempty"`
+	RolePolicies map[string]*RolePolicy `json:"rolePolicies,omitempty"`
+	Profiles     map[string]*Profile    `json:"instanceProfiles,omitempty"`
+	Faults       map[string]bool        `json:"faults,omitempty"`
+	Extra        map[string]string      `json:"extra,omitempty"`
 }
 
 // Regional is what every AWS object has.
@@ -195,6 +199,10 @@ type Instance struct {
 	State string `json:"state"`
 	// Host is how to reach the host's processes and files.
 	Host Host `json:"host"`
+	// Profile is the IAM instance profile's name ("" none).
+	Profile string `json:"iamInstanceProfile,omitempty"`
+	// Metadata are the IMDS settings.
+	Metadata MetadataOptions `json:"metadataOptions"`
 }
 
 // EIP is an Elastic IP, associated with Instance ("" when not).
@@ -243,6 +251,15 @@ func (m *Model) init() {
 	}
 	if m.EIPs == nil {
 		m.EIPs = map[string]*EIP{}
+	}
+	if m.Roles == nil {
+		m.Roles = map[string]*Role{}
+	}
+	if m.RolePolicies == nil {
+		m.RolePolicies = map[string]*RolePolicy{}
+	}
+	if m.Profiles == nil {
+		m.Profiles = map[string]*Profile{}
 	}
 	if m.Faults == nil {
 		m.Faults = map[string]bool{}

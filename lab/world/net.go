@@ -33,7 +33,8 @@ func (w *World) Base() error {
 	m.run("ip", "-n", inet, "link", "set", "lo", "up")
 	m.run("ip", "-n", inet, "link", "add", bridgeName, "type", "bridge")
 	m.run("ip", "-n", inet, "link", "set", bridgeName, "up")
-	for _, h := range []struct{ name, ip string }{{"op", OperatorIP}, {"x", StrangerIP}, {"repo", RepoIP}} {
+	// api: the EC2 endpoint (StartEndpoints), with the lab's own CA.
+	for _, h := range []struct{ name, ip string }{{"op", OperatorIP}, {"x", StrangerIP}, {"repo", RepoIP}, {"api", APIIP}} {
 		ns := w.NS(h.name)
 		m.run("ip", "netns", "add", ns)
 		m.run("ip", "-n", ns, "link", "set", "lo", "up")
@@ -46,6 +47,9 @@ func (w *World) Base() error {
 	if m.err != nil {
 		return m.err
 	}
+	if err := makeCA(w.endpointsDir()); err != nil {
+		return fmt.Errorf("lab CA: %w", err)
+	}
 	return w.save(newModel(w.Prefix))
 }
 
@@ -57,6 +61,8 @@ func (w *World) addVPCNetwork(v *VPC) error {
 	m.run("ip", "-n", v.NS, "link", "add", bridgeName, "address", routerMAC, "type", "bridge")
 	m.run("ip", "-n", v.NS, "link", "set", bridgeName, "up")
 	m.run("ip", "netns", "exec", v.NS, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+	// The instance metadata service answers here (ServeEndpoints).
+	m.run("ip", "-n", v.NS, "addr", "add", IMDSIP+"/32", "dev", "lo")
 	return m.err
 }
 
@@ -95,7 +101,7 @@ func (w *World) apply(m *Model) error {
 			return err
 		}
 	}
-	return nil
+	return w.applyCuts(m)
 }
 
 // applyVPC writes the VPC router's rules. Frames an instance sends to the
@@ -109,6 +115,8 @@ func (w *World) applyVPC(m *Model, v *VPC) error {
 	fmt.Fprintf(&b, "table bridge vpclab\ndelete table bridge vpclab\ntable bridge vpclab {\n  chain route {\n    type filter hook prerouting priority -300; policy accept;\n")
 	internet := false
 	var dnat, snat, untracked, eips []string
+	// The metadata service is link-local: no route ever takes it away.
+	fmt.Fprintf(&b, "    ether daddr %s ip daddr %s accept\n", routerMAC, IMDSIP)
 	inVPC := func(i *Instance) bool { s := m.Subnets[i.Subnet]; return s != nil && s.VPC == v.ID && i.MAC != "" }
 	for _, inst := range m.SortedInstances() {
 		if !inVPC(inst) {
@@ -152,9 +160,10 @@ func (w *World) applyVPC(m *Model, v *VPC) error {
 			if rt.ENI == "" {
 				continue
 			}
-			// A route to an interface that is gone is a blackhole.
+			// A route to an interface that is gone, or whose instance is
+			// stopped, is a blackhole.
 			target := m.instanceByENI(rt.ENI)
-			if target == nil || target.MAC == "" {
+			if target == nil || target.MAC == "" || target.State == "stopped" || target.State == "stopping" {
 				fmt.Fprintf(&b, "%s ip daddr %s drop comment \"blackhole route\"\n", match, rt.Dest)
 				continue
 			}

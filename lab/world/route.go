@@ -84,3 +84,18 @@ func setRoute(m *Model, rt *Route, in resource.PropertyMap) error {
 	}
 	return nil
 }
+
+// RouteTarget is a route's target as the world has it now (after any
+// ReplaceRoute through the lab's EC2 API): its internet gateway or its
+// network interface.
+func (w *World) RouteTarget(id string) (igw, eni string, err error) {
+	m, err := w.Load()
+	if err != nil {
+		return "", "", err
+	}
+	rt := m.Routes[id]
+	if rt == nil {
+		return "", "", notFound("route", id)
+	}
+	return rt.IGW, rt.ENI, nil
+}

@@ -32,6 +32,8 @@ type system interface {
 	remove(h *Host) error
 	// apply regenerates every rule from the model.
 	apply(m *Model) error
+	// link takes a stopped instance's interface down, or up again.
+	link(inst *Instance, up bool) error
 }
 
 // sys is the world's system: the machine unless a test set another.
@@ -76,6 +78,9 @@ func (s machine) boot(m *Model, inst *Instance, userData, authorized string) err
 func (s machine) stop(h *Host) error   { return s.w.stopHost(h) }
 func (s machine) remove(h *Host) error { return s.w.removeHost(h) }
 func (s machine) apply(m *Model) error { return s.w.apply(m) }
+func (s machine) link(inst *Instance, up bool) error {
+	return s.w.link(inst, up)
+}
 
 // leftoverProbe lists what vpclink leaves on a host: after a correct
 // teardown, nothing but the forwarding setting (printed last).

@@ -18,6 +18,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/vpclink/pulumi-vpc-openvpn/internal/awsmodel"
 	"github.com/vpclink/pulumi-vpc-openvpn/lab/plugins/skeleton"
@@ -131,7 +132,8 @@ func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 	}
 	if kind.AutoName != "" {
 		key := resource.PropertyKey(kind.AutoName)
-		if _, ok := news[key]; !ok {
+		// A namePrefix (IAM) is the provider's to complete, at create.
+		if _, ok := news[key]; !ok && awsmodel.Text(news["namePrefix"]) == "" {
 			if old, ok := olds[key]; ok {
 				news[key] = old
 			} else {
@@ -218,7 +220,43 @@ func (p *Provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumir
 	if !ok {
 		return &pulumirpc.ReadResponse{}, nil
 	}
+	if skeleton.TypeOf(req.GetUrn()) == awsmodel.Route {
+		return p.readRoute(req)
+	}
 	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
+}
+
+// readRoute reports a route's target as the world has it: a ReplaceRoute
+// from an instance (the HA monitor, through the lab's EC2 API) shows up on
+// refresh as drift, as the real provider's refresh shows it.
+func (p *Provider) readRoute(req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
+	igw, eni, err := p.world.RouteTarget(req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	patch := func(s *structpb.Struct) (*structpb.Struct, error) {
+		m, err := skeleton.Unmarshal(s)
+		if err != nil || len(m) == 0 {
+			return s, err
+		}
+		for k, v := range map[resource.PropertyKey]string{"gatewayId": igw, "networkInterfaceId": eni} {
+			if v != "" {
+				m[k] = resource.NewProperty(v)
+			} else {
+				delete(m, k)
+			}
+		}
+		return skeleton.Marshal(m)
+	}
+	props, err := patch(req.GetProperties())
+	if err != nil {
+		return nil, err
+	}
+	inputs, err := patch(req.GetInputs())
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: props, Inputs: inputs}, nil
 }
 
 // Update changes the object in place.
