@@ -241,6 +241,8 @@ stamp() { local t=$EPOCHREALTIME; printf -v TS '%(%Y-%m-%dT%H:%M:%S)T.%sZ' "${t%
 now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; NOW=$((10#$t / 1000)); }
 log() { stamp; printf '%s %s\n' "$TS" "$*"; }
 die() { log "vpclink-monitor: error: $*"; exit 1; }
+# pause SECONDS: sleep, but a TERM stops the daemon at once.
+pause() { sleep "$1" & wait $!; }
 
 REGION= RTB= PRIMARY= SECONDARY= HOLD=
 NAMES=() PROBES=() DESTS=()
@@ -398,7 +400,7 @@ log "vpclink-monitor: started: route table $RTB in $REGION, primary $PRIMARY, se
 # The state at start comes from the table; without it no decision is made.
 until credentials && describe; do
   log "vpclink-monitor: reading the route table at start: $ERR; retry in $RETRY_SECONDS s"
-  sleep "$RETRY_SECONDS"
+  pause "$RETRY_SECONDS"
 done
 AKID= SECRET= TOKEN=
 now_ms
@@ -492,7 +494,7 @@ while :; do
   rest=$((tick + 1000 - NOW))
   if [ "$rest" -gt 0 ]; then
     printf -v pause '%d.%03d' $((rest / 1000)) $((rest % 1000))
-    sleep "$pause"
+    pause "$pause"
   fi
 done
 `

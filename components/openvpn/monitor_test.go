@@ -627,3 +627,83 @@ exec `+shellQuote(curl)+` "$@"
 		t.Logf("output:\n%s", output)
 	}
 }
+
+// TestMonitorInstall runs the setup and the teardown in a fake host without
+// systemd (as the local lab's hosts are): the daemon starts, a re-run
+// changes nothing, a new configuration restarts it, the teardown removes
+// everything, twice. The host has no IMDS: the daemon says so and retries.
+func TestMonitorInstall(t *testing.T) {
+	needRoot(t, "setsid", "curl")
+	h := newFakeHost(t, "monitor", t.TempDir())
+	m := baseMonitor()
+	setup := func(m Monitor) (what, pid string) {
+		t.Helper()
+		script, err := MonitorScript(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, err := h.run(Command("monitor", script), "")
+		if err != nil {
+			t.Fatalf("setup: %v\nstdout: %s\nstderr: %s", err, stdout, stderr)
+		}
+		re := regexp.MustCompile(`^vpclink-monitor: (started|unchanged) \(pid ([0-9]+)\): route table ` + testRTB +
+			`, primary ` + testPrimaryENI + `, secondary ` + testSecondaryENI +
+			`, hold-down [0-9]+ s, links a-b \(10\.254\.0\.2: 10\.1\.0\.0/16,10\.3\.0\.0/16\) a-c \(10\.254\.0\.6: 10\.2\.0\.0/16\)\n$`)
+		g := re.FindStringSubmatch(stdout)
+		if g == nil || stderr != "" {
+			t.Fatalf("setup printed\nstdout: %q\nstderr: %q", stdout, stderr)
+		}
+		return g[1], g[2]
+	}
+	alive := func(pid string) bool {
+		cmdline, err := os.ReadFile("/proc/" + pid + "/cmdline")
+		return err == nil && bytes.Contains(cmdline, []byte(MonitorPath))
+	}
+
+	what, pid := setup(m)
+	if what != "started" || !alive(pid) {
+		t.Fatalf("first setup: %s, pid %s alive %v", what, pid, alive(pid))
+	}
+	conf, _ := MonitorConfig(m)
+	if h.read(MonitorConfigPath) != conf || h.read(MonitorPath) != MonitorDaemon() {
+		t.Error("the configuration or the daemon on the host differs from what was rendered")
+	}
+	if what, again := setup(m); what != "unchanged" || again != pid {
+		t.Errorf("second setup: %s, pid %s; want unchanged, pid %s", what, again, pid)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(h.read(MonitorLogPath), "retry in 5 s") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if log := h.read(MonitorLogPath); !strings.Contains(log, "vpclink-monitor: reading the route table at start: IMDS token: curl exit 7 (could not connect); retry in 5 s") {
+		t.Errorf("the daemon's log does not say that IMDS is unreachable:\n%s", log)
+	}
+
+	m.HoldDownSeconds = 30
+	what, next := setup(m)
+	if what != "started" || next == pid || alive(pid) || !alive(next) {
+		t.Errorf("setup with a new hold-down: %s, pid %s (old %s alive %v)", what, next, pid, alive(pid))
+	}
+	if !strings.Contains(h.read(MonitorConfigPath), "\nhold-down 30\n") {
+		t.Error("the new configuration was not written")
+	}
+
+	teardown, err := MonitorTeardownScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		stdout, stderr, err := h.run(Command("monitor-teardown", teardown), "")
+		if err != nil || stdout != "vpclink-monitor: removed\n" || stderr != "" {
+			t.Fatalf("teardown %d: %v\nstdout: %q\nstderr: %q", i+1, err, stdout, stderr)
+		}
+	}
+	if alive(next) {
+		t.Error("the daemon still runs after the teardown")
+	}
+	for _, p := range []string{MonitorPath, MonitorConfigPath, MonitorConfigDir, MonitorPidPath, MonitorLogPath} {
+		if h.exists(p) {
+			t.Errorf("%s is left after the teardown", p)
+		}
+	}
+}
