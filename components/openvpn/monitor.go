@@ -194,11 +194,14 @@ func MonitorConfig(m Monitor) (string, error) {
 // `vpclink-monitor CONFIG`. It needs bash 5, ping, curl 7.75 or later
 // (--aws-sigv4), coreutils, grep, sed and awk. The endpoints are
 // ${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254} and
-// ${AWS_ENDPOINT_URL_EC2:-https://ec2.REGION.amazonaws.com}. It logs to
+// ${AWS_ENDPOINT_URL_EC2:-https://ec2.REGION.amazonaws.com}; tests shorten
+// MonitorRetrySeconds and MonitorReconcileSeconds with
+// VPCLINK_MONITOR_RETRY_SECONDS and VPCLINK_MONITOR_RECONCILE_SECONDS. It logs to
 // standard output, one line per event, each starting with an ISO-8601 UTC
 // timestamp with milliseconds:
 //
 //	2026-11-30T13:00:00.012Z vpclink-monitor: started: route table rtb-1 in eu-west-1, primary eni-1, secondary eni-2, hold-down 60 s, links a-b
+//	2026-11-30T13:00:00.015Z vpclink-monitor: reading the route table at start: IMDS token: HTTP 500; retry in 5 s
 //	2026-11-30T13:00:00.120Z link a-b: start -> primary (primary tunnel probe 10.254.0.2)
 //	2026-11-30T13:00:00.120Z link a-b: start -> secondary (routes already on eni-2); failback after 60 s of answered probes
 //	2026-11-30T13:00:05.001Z link a-b: probe 10.254.0.2 lost (1 of 2)
@@ -214,6 +217,10 @@ func MonitorConfig(m Monitor) (string, error) {
 //	2026-11-30T13:01:21.100Z link a-b: 10.1.0.0/16 eni-2 -> eni-1 failed: UnauthorizedOperation, HTTP 403 (ReplaceRoute 35 ms); retry in 5 s
 //	2026-11-30T13:01:21.100Z link a-b: DescribeRouteTables failed: AuthFailure, HTTP 401 (52 ms); retry in 5 s
 //	2026-11-30T13:01:21.100Z link a-b: credentials: IMDS token: curl exit 7 (could not connect); retry in 5 s
+//	2026-11-30T13:02:00.000Z vpclink-monitor: stopping
+//
+// A reconciliation (every MonitorReconcileSeconds) logs only what it
+// changes and what fails.
 //
 // Secrets (the IMDS token, the secret key, the session token) reach curl
 // only in a configuration on its standard input (curl -K -): never on a
@@ -233,8 +240,9 @@ umask 077
 export TZ=UTC LC_ALL=C
 CONF=${1:?usage: vpclink-monitor CONFIG}
 LOST_PROBES=@LOST@
-RETRY_SECONDS=@RETRY@
-RECONCILE_SECONDS=@RECONCILE@
+# Tests shorten the pauses; nothing else sets these.
+RETRY_SECONDS=${VPCLINK_MONITOR_RETRY_SECONDS:-@RETRY@}
+RECONCILE_SECONDS=${VPCLINK_MONITOR_RECONCILE_SECONDS:-@RECONCILE@}
 
 # TS is the current time, ISO-8601 UTC with milliseconds; NOW in ms.
 stamp() { local t=$EPOCHREALTIME; printf -v TS '%(%Y-%m-%dT%H:%M:%S)T.%sZ' "${t%[.,]*}" "${t#*[.,]}"; TS=${TS:0:23}Z; }
@@ -263,6 +271,7 @@ done <"$CONF"
   die "$CONF: want region, route-table, primary-eni, secondary-eni and hold-down"
 N=${#NAMES[@]}
 [ "$N" -gt 0 ] || die "$CONF: no link"
+[[ $RETRY_SECONDS =~ ^[1-9][0-9]*$ && $RECONCILE_SECONDS =~ ^[1-9][0-9]*$ ]] || die "retry and reconcile pauses must be whole seconds"
 IMDS=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}
 IMDS=${IMDS%/}
 EC2=${AWS_ENDPOINT_URL_EC2:-https://ec2.$REGION.amazonaws.com}

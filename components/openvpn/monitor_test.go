@@ -116,7 +116,7 @@ func TestMonitorScripts(t *testing.T) {
 			t.Errorf("monitor setup lacks %q", w)
 		}
 	}
-	for _, w := range []string{"LOST_PROBES=2\n", "RETRY_SECONDS=5\n", "ping -n -q -c 1 -W 1 ", "curl -s ", "-K -"} {
+	for _, w := range []string{"LOST_PROBES=2\n", "RETRY_SECONDS=${VPCLINK_MONITOR_RETRY_SECONDS:-5}\n", "ping -n -q -c 1 -W 1 ", "curl -s ", "-K -"} {
 		if !strings.Contains(MonitorDaemon(), w) {
 			t.Errorf("monitor daemon lacks %q", w)
 		}
@@ -146,6 +146,8 @@ type fakeAWS struct {
 	calls                          []ec2Call
 	failures                       map[string]int // "ReplaceRoute 10.2.0.0/16": answers UnauthorizedOperation so often
 	problems                       []string       // what a real AWS would have refused
+	imdsFailures                   int            // IMDS token requests still to answer HTTP 500
+	describes                      int            // DescribeRouteTables calls answered
 	signed, unsignedTokenRequests  int
 }
 
@@ -167,6 +169,16 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	const creds = "/latest/meta-data/iam/security-credentials/"
 	switch {
 	case r.Method == http.MethodPut && r.URL.Path == "/latest/api/token":
+		f.mu.Lock()
+		fail := f.imdsFailures > 0
+		if fail {
+			f.imdsFailures--
+		}
+		f.mu.Unlock()
+		if fail {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
 		if r.Header.Get("X-aws-ec2-metadata-token-ttl-seconds") != "21600" {
 			f.problem("IMDS token request without the TTL header")
 			w.WriteHeader(http.StatusBadRequest)
@@ -238,6 +250,7 @@ func (f *fakeAWS) ec2(w http.ResponseWriter, r *http.Request, body []byte) {
 			ec2Error(w, http.StatusBadRequest, "InvalidRouteTableID.NotFound")
 			return
 		}
+		f.describes++
 		var b strings.Builder
 		fmt.Fprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeRouteTablesResponse %s>\n    <requestId>r-2</requestId>\n    <routeTableSet>\n        <item>\n"+
 			"            <routeTableId>%s</routeTableId>\n            <vpcId>vpc-01</vpcId>\n            <routeSet>\n", xmlns, testRTB)
@@ -369,11 +382,31 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestMonitorDaemonRuns runs the monitor's daemon script under bash against
-// a fake IMDSv2 and EC2 on loopback, with a fake ping whose answers the test
-// controls, through an outage of the primary tunnel of one link and back,
-// while the other link fails back after a failed call. About 20 s.
-func TestMonitorDaemonRuns(t *testing.T) {
+// newFakeAWS returns a fake AWS with fresh credentials and the given routes.
+func newFakeAWS(t *testing.T, routes map[string]string) *fakeAWS {
+	return &fakeAWS{
+		t: t, akid: "ASIA" + strings.ToUpper(randomHex(t, 8)), secret: randomHex(t, 20),
+		token: "IQoJb3JpZ2luX2VjE" + randomHex(t, 40), imdsToken: "AQAEA" + randomHex(t, 20),
+		routes: routes, failures: map[string]int{},
+	}
+}
+
+// monitorRun is the daemon script running under bash against a fakeAWS,
+// with a fake ping first on its PATH.
+type monitorRun struct {
+	t       *testing.T
+	f       *fakeAWS
+	out     syncBuffer
+	done    chan error
+	ctl     string // the fake ping's control directory
+	argvLog string // curl's arguments and environment, call after call
+	started time.Time
+}
+
+// startMonitor starts the daemon with m's configuration; env is added to
+// its environment. It skips the test without curl --aws-sigv4.
+func startMonitor(t *testing.T, f *fakeAWS, m Monitor, env ...string) *monitorRun {
+	t.Helper()
 	bash := bashPath(t)
 	curl, err := exec.LookPath("curl")
 	if err != nil {
@@ -387,21 +420,13 @@ func TestMonitorDaemonRuns(t *testing.T) {
 			t.Skipf("%s not found", tool)
 		}
 	}
-
-	f := &fakeAWS{
-		t: t, akid: "ASIA" + strings.ToUpper(randomHex(t, 8)), secret: randomHex(t, 20),
-		token: "IQoJb3JpZ2luX2VjE" + randomHex(t, 40), imdsToken: "AQAEA" + randomHex(t, 20),
-		routes: map[string]string{"10.1.0.0/16": testPrimaryENI, "10.3.0.0/16": testPrimaryENI, "10.2.0.0/16": testSecondaryENI},
-		// The other link's failback is refused once (a policy being
-		// updated, say): it is retried, and a-b does not wait for it.
-		failures: map[string]int{"ReplaceRoute 10.2.0.0/16": 1},
-	}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 
 	dir := t.TempDir()
-	bin, ctl := filepath.Join(dir, "bin"), filepath.Join(dir, "ping")
-	for _, d := range []string{bin, ctl} {
+	r := &monitorRun{t: t, f: f, done: make(chan error, 1), ctl: filepath.Join(dir, "ping"), argvLog: filepath.Join(dir, "curl-argv")}
+	bin := filepath.Join(dir, "bin")
+	for _, d := range []string{bin, r.ctl} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -426,15 +451,12 @@ fi
 exit 0
 `, 0o755)
 	// curl: records its arguments and environment, then runs the real one.
-	argvLog := filepath.Join(dir, "curl-argv")
 	write(filepath.Join(bin, "curl"), "#!"+bash+`
-{ printf '%s\n' "$@"; tr '\0' '\n' </proc/$$/environ; echo ---; } >>`+shellQuote(argvLog)+`
+{ printf '%s\n' "$@"; tr '\0' '\n' </proc/$$/environ; echo ---; } >>`+shellQuote(r.argvLog)+`
 exec `+shellQuote(curl)+` "$@"
 `, 0o755)
 	daemon, conf := filepath.Join(dir, "vpclink-monitor"), filepath.Join(dir, "monitor.conf")
 	write(daemon, MonitorDaemon(), 0o755)
-	m := baseMonitor()
-	m.HoldDownSeconds = 5
 	text, err := MonitorConfig(m)
 	if err != nil {
 		t.Fatal(err)
@@ -442,58 +464,160 @@ exec `+shellQuote(curl)+` "$@"
 	write(conf, text, 0o644)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, bash, daemon, conf)
-	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "PING_CTL="+ctl,
-		"AWS_EC2_METADATA_SERVICE_ENDPOINT="+srv.URL, "AWS_ENDPOINT_URL_EC2="+srv.URL)
+	cmd.Env = append(append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "PING_CTL="+r.ctl,
+		"AWS_EC2_METADATA_SERVICE_ENDPOINT="+srv.URL, "AWS_ENDPOINT_URL_EC2="+srv.URL), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
+	cmd.Stdout, cmd.Stderr = &r.out, &r.out
+	r.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { r.done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
-		case <-done:
+		case <-r.done:
 		case <-time.After(3 * time.Second):
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
+			<-r.done
 		}
 	})
+	return r
+}
 
-	// waitFor polls cond until it holds or timeout passes.
-	waitFor := func(what string, timeout time.Duration, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
-			select {
-			case err := <-done:
-				t.Fatalf("the monitor exited (%v) while waiting for %s; output:\n%s", err, what, out.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within %s; output:\n%s", what, timeout, out.String())
-			}
+// waitFor polls cond until it holds; the test fails after timeout or when
+// the daemon exits.
+func (r *monitorRun) waitFor(what string, timeout time.Duration, cond func() bool) {
+	r.t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-r.done:
+			r.t.Fatalf("the monitor exited (%v) while waiting for %s; output:\n%s", err, what, r.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s: not within %s; output:\n%s", what, timeout, r.out.String())
 		}
 	}
-	logged := func(s string) func() bool { return func() bool { return strings.Contains(out.String(), s) } }
-	route := func(d string) string { f.mu.Lock(); defer f.mu.Unlock(); return f.routes[d] }
-	// calls returns the ReplaceRoute and CreateRoute calls for d so far.
-	calls := func(d string) []ec2Call {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		var cs []ec2Call
-		for _, c := range f.calls {
-			if c.dest == d {
-				cs = append(cs, c)
-			}
-		}
-		return cs
+}
+
+// logged is a condition: the output holds s.
+func (r *monitorRun) logged(s string) func() bool {
+	return func() bool { return strings.Contains(r.out.String(), s) }
+}
+
+// route is the fake table's target of destination d.
+func (r *monitorRun) route(d string) string {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	return r.f.routes[d]
+}
+
+// setRoute changes the fake table behind the monitor's back.
+func (r *monitorRun) setRoute(d, eni string) {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	if eni == "" {
+		delete(r.f.routes, d)
+	} else {
+		r.f.routes[d] = eni
 	}
-	ctlFile := filepath.Join(ctl, "10.254.0.2")
+}
+
+// calls returns the ReplaceRoute and CreateRoute calls for d so far.
+func (r *monitorRun) calls(d string) []ec2Call {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	var cs []ec2Call
+	for _, c := range r.f.calls {
+		if c.dest == d {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+// probes sets what the fake ping does for addr: "down", a count of probes
+// to lose, or "" (answer).
+func (r *monitorRun) probes(addr, v string) {
+	r.t.Helper()
+	p := filepath.Join(r.ctl, addr)
+	if v == "" {
+		if err := os.Remove(p); err != nil {
+			r.t.Fatal(err)
+		}
+		return
+	}
+	if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// check makes the checks every run ends with: AWS would have accepted
+// every request and no ReplaceRoute was redundant; ping had the right
+// arguments; no secret in the output, in curl's arguments or environment;
+// every output line is a log line.
+func (r *monitorRun) check() {
+	t, f := r.t, r.f
+	t.Helper()
+	f.mu.Lock()
+	for _, c := range f.calls {
+		if c.action == "ReplaceRoute" && c.before == c.eni {
+			t.Errorf("ReplaceRoute %s to %s, which it already had", c.dest, c.eni)
+		}
+	}
+	if f.signed == 0 {
+		t.Error("no signed EC2 request arrived")
+	}
+	if f.unsignedTokenRequests > 0 {
+		t.Errorf("%d requests did not sign x-amz-security-token", f.unsignedTokenRequests)
+	}
+	for _, p := range f.problems {
+		t.Errorf("fake AWS: %s", p)
+	}
+	f.mu.Unlock()
+	if b, err := os.ReadFile(filepath.Join(r.ctl, "bad-arguments")); err == nil {
+		t.Errorf("ping called with other arguments:\n%s", b)
+	}
+	argv, err := os.ReadFile(r.argvLog)
+	if err != nil || !bytes.Contains(argv, []byte("--aws-sigv4")) {
+		t.Fatalf("the curl wrapper recorded no signed call (%v)", err)
+	}
+	output := r.out.String()
+	for name, s := range map[string]string{"secret key": f.secret, "session token": f.token, "IMDS token": f.imdsToken} {
+		if strings.Contains(output, s) {
+			t.Errorf("the %s is in the monitor's output", name)
+		}
+		if bytes.Contains(argv, []byte(s)) {
+			t.Errorf("the %s is in curl's command line or environment", name)
+		}
+	}
+	line := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (vpclink-monitor|link [a-z0-9-]+): \S`)
+	for _, l := range strings.Split(strings.TrimSuffix(output, "\n"), "\n") {
+		if !line.MatchString(l) {
+			t.Errorf("output line %q is not a log line", l)
+		}
+	}
+	if t.Failed() || os.Getenv("SHOWLOG") != "" {
+		t.Logf("output:\n%s", output)
+	}
+}
+
+// TestMonitorDaemonRuns runs the monitor's daemon script under bash against
+// a fake IMDSv2 and EC2 on loopback, with a fake ping whose answers the test
+// controls, through an outage of the primary tunnel of one link and back,
+// while the other link fails back after a failed call. About 15 s.
+func TestMonitorDaemonRuns(t *testing.T) {
+	f := newFakeAWS(t, map[string]string{"10.1.0.0/16": testPrimaryENI, "10.3.0.0/16": testPrimaryENI, "10.2.0.0/16": testSecondaryENI})
+	// The other link's failback is refused once (a policy being updated,
+	// say): it is retried, and a-b does not wait for it.
+	f.failures["ReplaceRoute 10.2.0.0/16"] = 1
+	m := baseMonitor()
+	m.HoldDownSeconds = 5
+	r := startMonitor(t, f, m)
+	waitFor, logged, calls, route, out := r.waitFor, r.logged, r.calls, r.route, &r.out
 
 	// Start: a-b's routes are on the primary, a-c's on the secondary.
 	waitFor("the start lines", 5*time.Second, func() bool {
@@ -504,8 +628,8 @@ exec `+shellQuote(curl)+` "$@"
 	}
 
 	// One lost probe is no outage.
-	write(ctlFile, "1", 0o644)
-	waitFor("the single lost probe", 5*time.Second, func() bool { b, _ := os.ReadFile(ctlFile); return string(b) == "0\n" })
+	r.probes("10.254.0.2", "1")
+	waitFor("the single lost probe", 5*time.Second, func() bool { b, _ := os.ReadFile(filepath.Join(r.ctl, "10.254.0.2")); return string(b) == "0\n" })
 	waitFor("the probe answered again", 3*time.Second, logged("link a-b: probe 10.254.0.2 answered again"))
 	time.Sleep(1500 * time.Millisecond)
 	if !logged("link a-b: probe 10.254.0.2 lost (1 of 2)")() || logged("link a-b: primary tunnel lost")() {
@@ -518,12 +642,10 @@ exec `+shellQuote(curl)+` "$@"
 	// Outage of a-b's primary tunnel. The other VPN instance's monitor
 	// has already moved one route (no call for it), and someone has
 	// deleted another (ReplaceRoute: InvalidRoute.NotFound, CreateRoute).
-	f.mu.Lock()
-	f.routes["10.1.0.0/16"] = testSecondaryENI
-	delete(f.routes, "10.3.0.0/16")
-	f.mu.Unlock()
+	r.setRoute("10.1.0.0/16", testSecondaryENI)
+	r.setRoute("10.3.0.0/16", "")
 	down := time.Now()
-	write(ctlFile, "down", 0o644)
+	r.probes("10.254.0.2", "down")
 	waitFor("failover of a-b", 4*time.Second, func() bool {
 		return route("10.1.0.0/16") == testSecondaryENI && route("10.3.0.0/16") == testSecondaryENI
 	})
@@ -546,12 +668,10 @@ exec `+shellQuote(curl)+` "$@"
 	// The tunnel comes back, loses one probe during the hold-down (which
 	// starts again), then stays up: failback 5 s after the last loss.
 	up := time.Now()
-	if err := os.Remove(ctlFile); err != nil {
-		t.Fatal(err)
-	}
+	r.probes("10.254.0.2", "")
 	waitFor("the tunnel answering again", 3*time.Second, logged("link a-b: primary tunnel answers again; failback after 5 s of answered probes"))
 	time.Sleep(2 * time.Second)
-	write(ctlFile, "1", 0o644)
+	r.probes("10.254.0.2", "1")
 	waitFor("the hold-down's lost probe", 3*time.Second, logged("link a-b: probe 10.254.0.2 lost during the hold-down; failback postponed"))
 	lost := time.Now()
 	waitFor("failback of a-b", 9*time.Second, func() bool { return route("10.1.0.0/16") == testPrimaryENI })
@@ -580,52 +700,38 @@ exec `+shellQuote(curl)+` "$@"
 		}
 	}
 	waitFor("a-c's success line", 2*time.Second, logged("link a-c: 10.2.0.0/16 "+testSecondaryENI+" -> "+testPrimaryENI+" (ReplaceRoute "))
-	t.Logf("whole run %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("whole run %v", time.Since(r.started).Round(time.Millisecond))
 
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range f.calls {
-		if c.action == "ReplaceRoute" && c.before == c.eni {
-			t.Errorf("ReplaceRoute %s to %s, which it already had", c.dest, c.eni)
-		}
-	}
-	if f.signed == 0 {
-		t.Error("no signed EC2 request arrived")
-	}
-	if f.unsignedTokenRequests > 0 {
-		t.Errorf("%d requests did not sign x-amz-security-token", f.unsignedTokenRequests)
-	}
-	for _, p := range f.problems {
-		t.Errorf("fake AWS: %s", p)
-	}
-	if b, err := os.ReadFile(filepath.Join(ctl, "bad-arguments")); err == nil {
-		t.Errorf("ping called with other arguments:\n%s", b)
-	}
+	r.check()
+}
 
-	// Secrets: nowhere in the output, in curl's arguments or environment.
-	argv, err := os.ReadFile(argvLog)
-	if err != nil || !bytes.Contains(argv, []byte("--aws-sigv4")) {
-		t.Fatalf("the curl wrapper recorded no signed call (%v)", err)
+// TestMonitorReconciles: IMDS fails at start (the monitor waits and
+// retries), then someone moves a route behind the monitor's back (a
+// pulumi up --refresh, a hand in the console): the next reconciliation
+// moves it back, logging only that. About 5 s.
+func TestMonitorReconciles(t *testing.T) {
+	f := newFakeAWS(t, map[string]string{"10.1.0.0/16": testPrimaryENI, "10.3.0.0/16": testPrimaryENI})
+	f.imdsFailures = 1
+	m := baseMonitor()
+	m.Links = m.Links[:1]
+	r := startMonitor(t, f, m, "VPCLINK_MONITOR_RETRY_SECONDS=1", "VPCLINK_MONITOR_RECONCILE_SECONDS=1")
+	r.waitFor("the start", 4*time.Second, r.logged("link a-b: start -> primary"))
+	if !r.logged("vpclink-monitor: reading the route table at start: IMDS token: HTTP 500; retry in 1 s\n")() {
+		t.Errorf("no line about the failed start; output:\n%s", r.out.String())
 	}
-	output := out.String()
-	for name, s := range map[string]string{"secret key": f.secret, "session token": f.token, "IMDS token": f.imdsToken} {
-		if strings.Contains(output, s) {
-			t.Errorf("the %s is in the monitor's output", name)
-		}
-		if bytes.Contains(argv, []byte(s)) {
-			t.Errorf("the %s is in curl's command line or environment", name)
-		}
+	r.waitFor("two quiet reconciliations", 4*time.Second, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.describes >= 3 })
+	moved := time.Now()
+	r.setRoute("10.3.0.0/16", testSecondaryENI)
+	r.waitFor("the route moved back", 4*time.Second, func() bool { return r.route("10.3.0.0/16") == testPrimaryENI })
+	t.Logf("moved back after %v", time.Since(moved).Round(time.Millisecond))
+	r.waitFor("its log line", 2*time.Second, r.logged("link a-b: 10.3.0.0/16 "+testSecondaryENI+" -> "+testPrimaryENI+" (ReplaceRoute "))
+	if cs := r.calls("10.1.0.0/16"); len(cs) != 0 {
+		t.Errorf("calls for a route that never moved: %+v", cs)
 	}
-	// Every line is an event: a timestamp with milliseconds, then who.
-	line := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (vpclink-monitor|link [a-z0-9-]+): \S`)
-	for _, l := range strings.Split(strings.TrimSuffix(output, "\n"), "\n") {
-		if !line.MatchString(l) {
-			t.Errorf("output line %q is not a log line", l)
-		}
+	if r.logged("DescribeRouteTables ok")() || r.logged(" already ")() {
+		t.Errorf("a reconciliation logged what it did not change; output:\n%s", r.out.String())
 	}
-	if t.Failed() || os.Getenv("SHOWLOG") != "" {
-		t.Logf("output:\n%s", output)
-	}
+	r.check()
 }
 
 // TestMonitorInstall runs the setup and the teardown in a fake host without
