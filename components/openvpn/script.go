@@ -35,6 +35,7 @@ var funcs = template.FuncMap{
 	"q":      shellQuote,
 	"pkg":    func(cmd, pkg string) map[string]string { return map[string]string{"Cmd": cmd, "Pkg": pkg} },
 	"isName": func(v any) bool { _, ok := v.(string); return ok },
+	"join":   strings.Join,
 }
 
 // lockTemplate serialises vpclink scripts on one host: the setups of two
@@ -68,10 +69,29 @@ const installTemplate = `{{define "install"}}{{$c := .}}{{$p := .}}{{if not (isN
 fi
 {{end}}`
 
-// newTemplate parses text with the shared blocks (lock, install).
+// installFileTemplate defines install_file, which sets changed=1 when it
+// writes a file.
+const installFileTemplate = `{{define "installFile"}}# install_file MODE DEST < content: replace DEST only when it differs.
+install_file() {
+  local mode=$1 dest=$2 tmp
+  tmp=$(mktemp "$(dirname "$dest")/.vpclink.XXXXXX")
+  cat >"$tmp"
+  chmod "$mode" "$tmp"
+  if [ -f "$dest" ] && cmp -s "$tmp" "$dest" && [ "$(stat -c %a "$dest")" = "$mode" ]; then
+    rm -f "$tmp"
+  else
+    mv -f "$tmp" "$dest"
+    changed=1
+  fi
+}
+{{end}}`
+
+// newTemplate parses text with the shared blocks (lock, install,
+// installFile).
 func newTemplate(name, text string) *template.Template {
 	t := template.Must(template.New(name).Funcs(funcs).Parse(lockTemplate))
 	t = template.Must(t.Parse(installTemplate))
+	t = template.Must(t.Parse(installFileTemplate))
 	return template.Must(t.Parse(text))
 }
 
@@ -142,20 +162,7 @@ if ! id -u {{.User}} >/dev/null 2>&1; then
 fi
 
 changed=0
-# install_file MODE DEST < content: replace DEST only when it differs.
-install_file() {
-  local mode=$1 dest=$2 tmp
-  tmp=$(mktemp "$(dirname "$dest")/.vpclink.XXXXXX")
-  cat >"$tmp"
-  chmod "$mode" "$tmp"
-  if [ -f "$dest" ] && cmp -s "$tmp" "$dest" && [ "$(stat -c %a "$dest")" = "$mode" ]; then
-    rm -f "$tmp"
-  else
-    mv -f "$tmp" "$dest"
-    changed=1
-  fi
-}
-
+{{template "installFile"}}
 install_file 600 "$KEY" <"$keytmp"
 install_file 644 "$CONF" <<'VPCLINK_CONF'
 {{.Config}}VPCLINK_CONF
