@@ -317,7 +317,7 @@ func checkInvariants(t *testing.T, res *result, sites []site, sshCIDRs []string)
 				want = append(want, sn.ID)
 			}
 		}
-		if len(want) != 2 || !reflect.DeepEqual(sorted(subnets), sorted(want)) {
+		if len(want) != 2+haSubnets(res, s.name) || !reflect.DeepEqual(sorted(subnets), sorted(want)) {
 			t.Errorf("site %s: route table associated with %v, want both subnets %v", s.name, subnets, want)
 		}
 	}
@@ -402,6 +402,11 @@ func checkInvariants(t *testing.T, res *result, sites []site, sshCIDRs []string)
 		for _, p := range peers[s.name] {
 			want[p.vpc] = vpnENI[s.name]
 		}
+		for _, l := range haLinksOf(res, s.name) {
+			// The monitor's probe: the peer's first tunnel end, via the
+			// first VPN instance.
+			want[l.probe+"/32"] = vpnENI[s.name]
+		}
 		if summary := res.config.SummaryCidr; summary != "" {
 			// One route covers every VPC.
 			want = map[string]string{"0.0.0.0/0": want["0.0.0.0/0"], summary: vpnENI[s.name]}
@@ -436,6 +441,9 @@ func checkInvariants(t *testing.T, res *result, sites []site, sshCIDRs []string)
 					if !p.transit {
 						want = append(want, fmt.Sprintf("udp %d-%d from %s/32", p.port, p.port, vpnEIP[p.name]))
 					}
+				}
+				for _, l := range haLinksOf(res, s.name) {
+					want = append(want, fmt.Sprintf("udp %d-%d from %s/32", l.port, l.port, out(mon.Find(tEip, l.peer+"-vpn2-eip"), "publicIp")))
 				}
 			} else if s.terminal {
 				want = append(want, "icmp -1--1 from "+s.vpc)
@@ -689,7 +697,8 @@ func linkedPeers(t *testing.T, mon *mockaws.Monitor, sites []site) map[string][]
 	portLine := regexp.MustCompile(`(?m)^port (\d+)$`)
 	for _, cmd := range mon.ByType(tCommand) {
 		name, ok := strings.CutSuffix(cmd.Name, "-setup")
-		if !ok {
+		if !ok || strings.Contains(name, "-secondary-") {
+			// A second tunnel joins the same peers (checkHA).
 			continue
 		}
 		conf := configOf(t, cmd)

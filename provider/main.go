@@ -43,6 +43,11 @@ type Site struct {
 	InstanceType       *string `pulumi:"instanceType,optional"`
 	Ami                *string `pulumi:"ami,optional"`
 	OS                 *string `pulumi:"os,optional"`
+	// High availability (see topology.Site).
+	HighAvailability          *bool   `pulumi:"highAvailability,optional"`
+	SecondaryVpnSubnetCidr    *string `pulumi:"secondaryVpnSubnetCidr,optional"`
+	SecondaryVpnPrivateIP     *string `pulumi:"secondaryVpnPrivateIp,optional"`
+	SecondaryAvailabilityZone *string `pulumi:"secondaryAvailabilityZone,optional"`
 }
 
 // Annotate gives the schema Site's descriptions and defaults (from docs).
@@ -53,6 +58,8 @@ func (s *Site) Annotate(a infer.Annotator) {
 		"vpnPrivateIp": &s.VpnPrivateIP, "terminalPrivateIp": &s.TerminalPrivateIP,
 		"terminal": &s.Terminal, "availabilityZone": &s.AvailabilityZone,
 		"instanceType": &s.InstanceType, "ami": &s.Ami, "os": &s.OS,
+		"highAvailability": &s.HighAvailability, "secondaryVpnSubnetCidr": &s.SecondaryVpnSubnetCidr,
+		"secondaryVpnPrivateIp": &s.SecondaryVpnPrivateIP, "secondaryAvailabilityZone": &s.SecondaryAvailabilityZone,
 	})
 }
 
@@ -63,6 +70,9 @@ type Link struct {
 	Port            *int     `pulumi:"port,optional"`
 	TunnelAddresses []string `pulumi:"tunnelAddresses,optional"`
 	Mode            *string  `pulumi:"mode,optional"`
+	// The second tunnel's (high availability at both sites).
+	SecondaryPort            *int     `pulumi:"secondaryPort,optional"`
+	SecondaryTunnelAddresses []string `pulumi:"secondaryTunnelAddresses,optional"`
 }
 
 // Annotate gives the schema Link's descriptions and defaults (from docs).
@@ -70,6 +80,7 @@ func (l *Link) Annotate(a infer.Annotator) {
 	annotate(a, l, "Link", "links[].", map[string]any{
 		"name": &l.Name, "sites": &l.Sites, "port": &l.Port,
 		"tunnelAddresses": &l.TunnelAddresses, "mode": &l.Mode,
+		"secondaryPort": &l.SecondaryPort, "secondaryTunnelAddresses": &l.SecondaryTunnelAddresses,
 	})
 }
 
@@ -93,6 +104,9 @@ type NetworkArgs struct {
 	// which the Go SDK copies only into an Input or Output.
 	SSHPrivateKey   pulumi.StringInput `pulumi:"sshPrivateKey,optional" provider:"secret"`
 	PostDeployCheck *bool              `pulumi:"postDeployCheck,optional"`
+	// High availability (see topology.Config).
+	HighAvailability        *bool `pulumi:"highAvailability,optional"`
+	FailbackHoldDownSeconds *int  `pulumi:"failbackHoldDownSeconds,optional"`
 }
 
 // Annotate gives the schema the inputs' descriptions and defaults (from docs).
@@ -103,6 +117,7 @@ func (n *NetworkArgs) Annotate(a infer.Annotator) {
 		"instanceType": &n.InstanceType, "os": &n.OS, "sshUser": &n.SSHUser,
 		"sshAllowedCidrs": &n.SSHAllowedCidrs, "sshPublicKey": &n.SSHPublicKey,
 		"sshPrivateKey": &n.SSHPrivateKey, "postDeployCheck": &n.PostDeployCheck,
+		"highAvailability": &n.HighAvailability, "failbackHoldDownSeconds": &n.FailbackHoldDownSeconds,
 	})
 }
 
@@ -178,7 +193,8 @@ func (args NetworkArgs) Config(ctx context.Context) (topology.Config, error) {
 		TunnelMTU: i(args.TunnelMtu), TunnelPort: i(args.TunnelPort), InstanceType: s(args.InstanceType),
 		OS: s(args.OS), SSHUser: s(args.SSHUser), SSHAllowedCIDRs: args.SSHAllowedCidrs,
 		SSHPublicKey: s(args.SSHPublicKey), SSHPrivateKey: key,
-		PostDeployCheck: args.PostDeployCheck,
+		PostDeployCheck:  args.PostDeployCheck,
+		HighAvailability: args.HighAvailability, FailbackHoldDownSeconds: i(args.FailbackHoldDownSeconds),
 	}
 	for _, x := range args.Sites {
 		c.Sites = append(c.Sites, topology.Site{
@@ -186,11 +202,14 @@ func (args NetworkArgs) Config(ctx context.Context) (topology.Config, error) {
 			TerminalSubnetCidr: x.TerminalSubnetCidr, VpnPrivateIP: x.VpnPrivateIP,
 			TerminalPrivateIP: x.TerminalPrivateIP, Terminal: x.Terminal,
 			AvailabilityZone: s(x.AvailabilityZone), InstanceType: s(x.InstanceType), Ami: s(x.Ami), OS: s(x.OS),
+			HighAvailability: x.HighAvailability, SecondaryVpnSubnetCidr: s(x.SecondaryVpnSubnetCidr),
+			SecondaryVpnPrivateIP: s(x.SecondaryVpnPrivateIP), SecondaryAvailabilityZone: s(x.SecondaryAvailabilityZone),
 		})
 	}
 	for _, x := range args.Links {
 		c.Links = append(c.Links, topology.Link{
 			Name: s(x.Name), Sites: x.Sites, Port: i(x.Port), TunnelAddresses: x.TunnelAddresses, Mode: s(x.Mode),
+			SecondaryPort: i(x.SecondaryPort), SecondaryTunnelAddresses: x.SecondaryTunnelAddresses,
 		})
 	}
 	return c, nil

@@ -79,7 +79,10 @@ func TestHARefusals(t *testing.T) {
 	}{
 		{"no second subnet", func(c *Config) { c.Sites[0].SecondaryVpnSubnetCidr = "" }, "vpclink:sites[0].secondaryVpnSubnetCidr", "is required with high availability"},
 		{"no second address", func(c *Config) { c.Sites[1].SecondaryVpnPrivateIP = "" }, "vpclink:sites[1].secondaryVpnPrivateIp", "is required"},
-		{"subnet overlaps", func(c *Config) { c.Sites[0].SecondaryVpnSubnetCidr = "10.0.1.0/24"; c.Sites[0].SecondaryVpnPrivateIP = "10.0.1.50" }, "vpclink:sites[0].secondaryVpnSubnetCidr", "overlaps terminalSubnetCidr"},
+		{"subnet overlaps", func(c *Config) {
+			c.Sites[0].SecondaryVpnSubnetCidr = "10.0.1.0/24"
+			c.Sites[0].SecondaryVpnPrivateIP = "10.0.1.50"
+		}, "vpclink:sites[0].secondaryVpnSubnetCidr", "overlaps terminalSubnetCidr"},
 		{"subnet outside", func(c *Config) { c.Sites[0].SecondaryVpnSubnetCidr = "10.9.2.0/24" }, "vpclink:sites[0].secondaryVpnSubnetCidr", "outside the site's VPC"},
 		{"address outside", func(c *Config) { c.Sites[0].SecondaryVpnPrivateIP = "10.0.3.10" }, "vpclink:sites[0].secondaryVpnPrivateIp", "outside its subnet"},
 		{"address reserved", func(c *Config) { c.Sites[0].SecondaryVpnPrivateIP = "10.0.2.1" }, "vpclink:sites[0].secondaryVpnPrivateIp", "reserved by AWS"},

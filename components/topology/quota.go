@@ -61,14 +61,17 @@ type QuotaUse struct {
 // quota, exactly as the components create it (components/vpclink, site.go
 // and link.go; a root package test compares the counts with the program):
 //
-//   - Elastic IPs per region: one per VPN instance and one per terminal;
+//   - Elastic IPs per region: one per VPN instance (two with high
+//     availability) and one per terminal;
 //   - VPCs per region: one per site;
 //   - routes in a site's one route table: the default route to the internet
 //     gateway and one route per VPC the site reaches (Routes: its peers',
 //     and with a hub the VPCs beyond it), or with SummaryCidr one for the
-//     summary;
+//     summary; with high availability also one per link with a second
+//     tunnel (the peer's first tunnel address, for the monitor's probe);
 //   - inbound rules of a site's VPN group: SSH per sshAllowedCidrs entry,
-//     all traffic from the VPC, and per link the tunnel port from the peer;
+//     all traffic from the VPC, and per link the tunnel port from the peer
+//     (two per link with a second tunnel: one per tunnel);
 //   - inbound rules of a site's terminal group (created also when the site
 //     has no terminal): SSH per sshAllowedCidrs entry, ICMP from the VPC,
 //     and, when the site has a terminal, ICMP and traceroute from each VPC
@@ -77,10 +80,13 @@ type QuotaUse struct {
 // Each group has one outbound rule, far below the quota, not listed. Uses
 // come in site order, region-wide ones in order of the regions' first sites.
 func QuotaUsage(c Config) []QuotaUse {
-	links := map[string]int{}
-	for _, l := range c.Links {
+	links, haLinks := map[string]int{}, map[string]int{}
+	for k, l := range c.Links {
 		for _, s := range l.Sites {
 			links[s]++
+			if c.LinkHA(k) {
+				haLinks[s]++
+			}
 		}
 	}
 	routes := c.Routes()
@@ -94,7 +100,7 @@ func QuotaUsage(c Config) []QuotaUse {
 	perRegion := map[string]*[2]QuotaUse{}
 	var local []QuotaUse
 	ssh := len(c.SSHAllowedCIDRs)
-	for _, s := range c.Sites {
+	for i, s := range c.Sites {
 		r := perRegion[s.Region]
 		if r == nil {
 			r = &[2]QuotaUse{{Quota: QuotaElasticIPs, Region: s.Region}, {Quota: QuotaVPCs, Region: s.Region}}
@@ -102,6 +108,9 @@ func QuotaUsage(c Config) []QuotaUse {
 			regions = append(regions, s.Region)
 		}
 		eips := 1
+		if c.SiteHA(i) {
+			eips++
+		}
 		terminalLinkRules := 0
 		if s.HasTerminal() {
 			eips++
@@ -112,8 +121,8 @@ func QuotaUsage(c Config) []QuotaUse {
 		r[0].Sites = append(r[0].Sites, s.Name)
 		r[1].Sites = append(r[1].Sites, s.Name)
 		local = append(local,
-			QuotaUse{Quota: QuotaRoutes, Region: s.Region, Site: s.Name, Count: 1 + reached(s.Name)},
-			QuotaUse{Quota: QuotaSecurityGroupRules, Region: s.Region, Site: s.Name, Group: VpnGroup, Count: ssh + 1 + links[s.Name]},
+			QuotaUse{Quota: QuotaRoutes, Region: s.Region, Site: s.Name, Count: 1 + reached(s.Name) + haLinks[s.Name]},
+			QuotaUse{Quota: QuotaSecurityGroupRules, Region: s.Region, Site: s.Name, Group: VpnGroup, Count: ssh + 1 + links[s.Name] + haLinks[s.Name]},
 			QuotaUse{Quota: QuotaSecurityGroupRules, Region: s.Region, Site: s.Name, Group: TerminalGroup, Count: ssh + 1 + terminalLinkRules},
 		)
 	}
@@ -140,7 +149,7 @@ func (u QuotaUse) where() string {
 
 // why says what makes up the count of a quota, for messages.
 var why = map[string]string{
-	QuotaElasticIPs.Code:         "one per VPN instance and one per terminal; Elastic IPs the account already holds in the region count too",
+	QuotaElasticIPs.Code:         "one per VPN instance (two per site with high availability) and one per terminal; Elastic IPs the account already holds in the region count too",
 	QuotaVPCs.Code:               "one per site; VPCs the account already has in the region, default VPC included, count too",
 	QuotaRoutes.Code:             "the default route and one per VPC the site reaches (vpclink:summaryCidr makes that one)",
 	QuotaSecurityGroupRules.Code: "inbound: SSH per vpclink:sshAllowedCidrs entry, one from the site's VPC, per link one (VPN group), and two per VPC the site reaches (terminal group; vpclink:summaryCidr makes that two)",

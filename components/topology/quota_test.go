@@ -135,8 +135,8 @@ func TestQuotaWarningText(t *testing.T) {
 	}
 	for _, want := range []string{
 		`AWS quota "EC2-VPC Elastic IPs" (quota code L-0263D0A3) is 5 per region by default`,
-		`needs 6 in eu-west-1 (sites s0, s1, s2), counting one per VPN instance and one per terminal`,
-		`one per VPN instance and one per terminal`,
+		`needs 6 in eu-west-1 (sites s0, s1, s2), counting one per VPN instance (two per site with high availability) and one per terminal`,
+		`Elastic IPs the account already holds`,
 		`Service Quotas console`,
 		`aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-0263D0A3 --desired-value 6 --region eu-west-1`,
 	} {

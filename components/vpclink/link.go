@@ -67,8 +67,14 @@ type LinkArgs struct {
 	// of its own to them). Their VPCs are routed into the tunnel like the
 	// peer's: on the end's VPN instance, in its route table and, for ICMP
 	// and traceroute, in its terminal's rules (the last two unless the
-	// end's site has a SummaryCidr covering them). Default none.
+	// end's site has a SummaryCidr covering them). Default none. Not with
+	// a second tunnel (high availability at both sites).
 	Transit [2][]*Site
+	// SecondaryPort and SecondaryTunnelAddresses are the second tunnel's,
+	// used when both sites have high availability. Defaults: Port +
+	// topology.SecondaryPortOffset, and 10.254.0.129/.130.
+	SecondaryPort            int
+	SecondaryTunnelAddresses [2]string
 }
 
 // Link is an OpenVPN point-to-point tunnel between the VPN instances of two
@@ -100,8 +106,16 @@ type Link struct {
 	Checks       [2]*remote.Command
 	CheckResults pulumi.StringArrayOutput `pulumi:"checkResults"`
 
+	// Secondary is the second tunnel, between the sites' second VPN
+	// instances (nil unless both sites have high availability); its Name is
+	// this link's with "-secondary".
+	Secondary *Link
+
 	// ready are the routes and rules of both ends, which checks wait for.
 	ready []pulumi.Resource
+	// owner is, for a second tunnel, the Link whose children its
+	// resources are (nil: the link itself).
+	owner *Link
 }
 
 // NewLink creates a Link.
@@ -148,15 +162,27 @@ func NewLink(ctx *pulumi.Context, name string, args *LinkArgs, opts ...pulumi.Re
 	if err := link.checks(ctx, a, link.ready); err != nil {
 		return nil, err
 	}
-
-	if err := ctx.RegisterResourceOutputs(link, pulumi.Map{
+	outs := pulumi.Map{
 		"sites":           pulumi.StringArray{pulumi.String(a.Sites[0].Name), pulumi.String(a.Sites[1].Name)},
 		"port":            pulumi.Int(a.Port),
 		"mode":            pulumi.String(string(a.Mode)),
 		"fingerprints":    pulumi.StringArray{link.Fingerprints[0], link.Fingerprints[1]},
 		"tunnelAddresses": pulumi.StringArray{pulumi.String(a.TunnelAddresses[0]), pulumi.String(a.TunnelAddresses[1])},
 		"checkResults":    link.CheckResults,
-	}); err != nil {
+	}
+	if a.linkHA() {
+		if err := link.secondaryLink(ctx, a, parent); err != nil {
+			return nil, err
+		}
+		sec := link.Secondary
+		outs["secondary"] = pulumi.Map{
+			"port":            pulumi.Int(a.SecondaryPort),
+			"fingerprints":    pulumi.StringArray{sec.Fingerprints[0], sec.Fingerprints[1]},
+			"tunnelAddresses": pulumi.StringArray{pulumi.String(a.SecondaryTunnelAddresses[0]), pulumi.String(a.SecondaryTunnelAddresses[1])},
+			"checkResults":    sec.CheckResults,
+		}
+	}
+	if err := ctx.RegisterResourceOutputs(link, outs); err != nil {
 		return nil, err
 	}
 	return link, nil
@@ -190,6 +216,17 @@ func (a LinkArgs) withDefaults(name string) (LinkArgs, error) {
 	}
 	if a.MTU == 0 {
 		a.MTU = topology.DefaultTunnelMTU
+	}
+	if a.linkHA() {
+		if len(a.Transit[0])+len(a.Transit[1]) > 0 {
+			return a, fmt.Errorf("link %q: Transit is not supported with a second tunnel (high availability at both sites): the monitor moves routes in the route tables only", name)
+		}
+		if a.SecondaryPort == 0 {
+			a.SecondaryPort = a.Port + topology.SecondaryPortOffset
+		}
+		if a.SecondaryTunnelAddresses == [2]string{} {
+			a.SecondaryTunnelAddresses = [2]string(topology.DefaultTunnelAddresses(topology.MaxDefaultTunnels / 2))
+		}
 	}
 	mode, err := openvpn.ParseMode(string(a.Mode))
 	if err != nil {
@@ -477,11 +514,16 @@ func (a LinkArgs) identity(ctx *pulumi.Context, name string, site *Site, parent 
 // with the program's key, and the instance's host key pinned, so that
 // nothing (least of all the key on stdin) is sent to another machine.
 func (a LinkArgs) connection(host, hostKey pulumi.StringInput) remote.ConnectionArgs {
+	return sshConnection(a.SSH, host, hostKey)
+}
+
+// sshConnection is how the program logs in to an instance with ssh.
+func sshConnection(ssh SSHArgs, host, hostKey pulumi.StringInput) remote.ConnectionArgs {
 	return remote.ConnectionArgs{
 		Host:           host,
 		HostKey:        hostKey,
-		User:           pulumi.String(a.SSH.User),
-		PrivateKey:     a.SSH.PrivateKey,
+		User:           pulumi.String(ssh.User),
+		PrivateKey:     ssh.PrivateKey,
 		DialErrorLimit: pulumi.Int(sshDialErrorLimit),
 		PerDialTimeout: pulumi.Int(sshPerDialTimeout),
 	}
@@ -517,7 +559,15 @@ func (a LinkArgs) check(ctx *pulumi.Context, name string, link *Link, i int, rea
 		}).(pulumi.StringOutput),
 		// Check anew when either end is set up anew (a replaced setup).
 		Triggers: pulumi.Array{link.Setups[0].ID(), link.Setups[1].ID()},
-	}, pulumi.Parent(link), pulumi.DependsOn(deps), deletedWith(on))
+	}, pulumi.Parent(link.parent()), pulumi.DependsOn(deps), deletedWith(on))
+}
+
+// parent is the component the link's resources belong to.
+func (link *Link) parent() *Link {
+	if link.owner != nil {
+		return link.owner
+	}
+	return link
 }
 
 // deletedWith skips a remote command's delete step when its instance is

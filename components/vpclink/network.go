@@ -200,21 +200,26 @@ func createInfrastructure(ctx *pulumi.Context, cfg topology.Config, keyPrefix st
 	byName := map[string]*Site{}
 	for i, s := range cfg.Sites {
 		site, err := PlanSite(ctx, s.Name, &SiteArgs{
-			Region:             s.Region,
-			VpcCidr:            s.VpcCidr,
-			VpnSubnetCidr:      s.VpnSubnetCidr,
-			TerminalSubnetCidr: s.TerminalSubnetCidr,
-			VpnPrivateIP:       s.VpnPrivateIP,
-			TerminalPrivateIP:  s.TerminalPrivateIP,
-			NoTerminal:         !s.HasTerminal(),
-			AvailabilityZone:   s.AvailabilityZone,
-			InstanceType:       s.InstanceType,
-			Ami:                s.Ami,
-			OS:                 s.OS,
-			SSHPublicKey:       infra.sshPublicKey,
-			SSHAllowedCIDRs:    cfg.SSHAllowedCIDRs,
-			Tags:               map[string]string{"pulumi:stack": ctx.Stack()},
-			SummaryCidr:        cfg.SummaryCidr,
+			Region:                    s.Region,
+			VpcCidr:                   s.VpcCidr,
+			VpnSubnetCidr:             s.VpnSubnetCidr,
+			TerminalSubnetCidr:        s.TerminalSubnetCidr,
+			VpnPrivateIP:              s.VpnPrivateIP,
+			TerminalPrivateIP:         s.TerminalPrivateIP,
+			NoTerminal:                !s.HasTerminal(),
+			AvailabilityZone:          s.AvailabilityZone,
+			InstanceType:              s.InstanceType,
+			Ami:                       s.Ami,
+			OS:                        s.OS,
+			SSHPublicKey:              infra.sshPublicKey,
+			SSHAllowedCIDRs:           cfg.SSHAllowedCIDRs,
+			Tags:                      map[string]string{"pulumi:stack": ctx.Stack()},
+			SummaryCidr:               cfg.SummaryCidr,
+			HighAvailability:          cfg.SiteHA(i),
+			SecondaryVpnSubnetCidr:    s.SecondaryVpnSubnetCidr,
+			SecondaryVpnPrivateIP:     s.SecondaryVpnPrivateIP,
+			SecondaryAvailabilityZone: s.SecondaryAvailabilityZone,
+			FailbackHoldDownSeconds:   cfg.FailbackHoldDownSeconds,
 		}, pulumi.Providers(infra.random), parent, noParentAlias)
 		if err != nil {
 			return nil, fmt.Errorf("configuration refused by region %s; no AWS resource was created, changed or deleted:\n%w", s.Region, siteInputError(cfg, keyPrefix, i, err))
@@ -240,7 +245,7 @@ func createInfrastructure(ctx *pulumi.Context, cfg topology.Config, keyPrefix st
 				}
 			}
 		}
-		link, err := NewLink(ctx, l.Name, &LinkArgs{
+		args := &LinkArgs{
 			Transit:         transit,
 			Mode:            openvpn.Mode(cfg.LinkMode(i)),
 			Sites:           [2]*Site{byName[l.Sites[0]], byName[l.Sites[1]]},
@@ -249,11 +254,21 @@ func createInfrastructure(ctx *pulumi.Context, cfg topology.Config, keyPrefix st
 			MTU:             cfg.TunnelMTU,
 			SSH:             SSHArgs{User: cfg.SSHUser, PrivateKey: infra.sshPrivateKey},
 			SkipCheck:       !cfg.CheckEnabled(),
-		}, pulumi.Providers(infra.random, infra.command), parent, noParentAlias)
+		}
+		if cfg.LinkHA(i) {
+			args.SecondaryPort = l.SecondaryPort
+			args.SecondaryTunnelAddresses = [2]string{l.SecondaryTunnelAddresses[0], l.SecondaryTunnelAddresses[1]}
+		}
+		link, err := NewLink(ctx, l.Name, args, pulumi.Providers(infra.random, infra.command), parent, noParentAlias)
 		if err != nil {
 			return nil, err
 		}
 		infra.links = append(infra.links, link)
+	}
+	for _, site := range infra.sites {
+		if err := site.Monitors(ctx, SSHArgs{User: cfg.SSHUser, PrivateKey: infra.sshPrivateKey}, pulumi.Provider(infra.command)); err != nil {
+			return nil, err
+		}
 	}
 	return infra, infra.transitChecks(ctx, routes, byName)
 }
@@ -365,6 +380,15 @@ func outputs(infra *network) pulumi.Map {
 			// The pinned host key, as a known_hosts line.
 			"vpnKnownHost": pulumi.Sprintf("%s %s", s.VpnPublicIP, s.VpnHostKey),
 		}
+		if s.HighAvailability {
+			m["secondaryVpnInstanceId"] = s.SecondaryVpnInstanceID
+			m["secondaryVpnNetworkInterfaceId"] = s.SecondaryVpnNetworkInterfaceID
+			m["secondaryVpnPrivateIp"] = s.SecondaryVpnPrivateIP
+			m["secondaryVpnPublicIp"] = s.SecondaryVpnPublicIP
+			m["sshSecondaryVpn"] = pulumi.Sprintf("ssh %s%s@%s", keyFlag, user, s.SecondaryVpnPublicIP)
+			m["secondaryVpnKnownHost"] = pulumi.Sprintf("%s %s", s.SecondaryVpnPublicIP, s.SecondaryVpnHostKey)
+			m["monitorRoleArn"] = s.MonitorRoleArn
+		}
 		if s.HasTerminal {
 			m["terminalPrivateIp"] = s.TerminalPrivateIP
 			m["terminalPublicIp"] = s.TerminalPublicIP
@@ -386,6 +410,13 @@ func outputs(infra *network) pulumi.Map {
 			"dataChannelOffload": pulumi.StringMap{cl.Sites[0]: l.Offload[0], cl.Sites[1]: l.Offload[1]},
 		}
 		checks[l.Name] = l.CheckResults
+		if l.Secondary != nil {
+			lm := links[l.Name].(pulumi.Map)
+			lm["secondaryPort"] = pulumi.Int(cl.SecondaryPort)
+			lm["secondaryTunnelAddresses"] = pulumi.ToStringArray(cl.SecondaryTunnelAddresses)
+			lm["secondaryDataChannelOffload"] = pulumi.StringMap{cl.Sites[0]: l.Secondary.Offload[0], cl.Sites[1]: l.Secondary.Offload[1]}
+			checks[l.Name+"-secondary"] = l.Secondary.CheckResults
+		}
 	}
 	out := pulumi.Map{
 		"sites":        sites,

@@ -122,6 +122,19 @@ type SiteArgs struct {
 	// rules for a network inside it. It must not contain the tunnel
 	// addresses; "" (the default): a route and rules per reached VPC.
 	SummaryCidr string
+	// HighAvailability gives the site a second VPN instance (see ha.go):
+	// in SecondaryVpnSubnetCidr at SecondaryVpnPrivateIP (both required with
+	// it, validated by topology.Validate for the program), in
+	// SecondaryAvailabilityZone (default: the first zone in name order,
+	// other than the first subnets', that offers InstanceType; the same
+	// zone when there is no other). Both VPN instances get the monitor's
+	// instance profile. FailbackHoldDownSeconds is the monitor's hold-down
+	// before the routes move back to the first instance (default
+	// topology.DefaultFailbackHoldDownSeconds, 60).
+	HighAvailability                              bool
+	SecondaryVpnSubnetCidr, SecondaryVpnPrivateIP string
+	SecondaryAvailabilityZone                     string
+	FailbackHoldDownSeconds                       int
 }
 
 // Site is one VPC with two public subnets sharing one route table, a VPN
@@ -142,6 +155,8 @@ type Site struct {
 	HasTerminal bool
 	// SummaryCidr is SiteArgs.SummaryCidr ("" when none).
 	SummaryCidr string
+	// HighAvailability is SiteArgs.HighAvailability.
+	HighAvailability bool
 
 	// VpcID is the VPC's id.
 	VpcID pulumi.StringOutput `pulumi:"vpcId"`
@@ -173,6 +188,15 @@ type Site struct {
 	// security groups; links add their rules to them.
 	VpnSecurityGroupID      pulumi.StringOutput `pulumi:"vpnSecurityGroupId"`
 	TerminalSecurityGroupID pulumi.StringOutput `pulumi:"terminalSecurityGroupId"`
+	// The second VPN instance's id, primary network interface, addresses
+	// and host key, and the monitor's role; empty strings without high
+	// availability.
+	SecondaryVpnInstanceID         pulumi.StringOutput `pulumi:"secondaryVpnInstanceId"`
+	SecondaryVpnNetworkInterfaceID pulumi.StringOutput `pulumi:"secondaryVpnNetworkInterfaceId"`
+	SecondaryVpnPrivateIP          pulumi.StringOutput `pulumi:"secondaryVpnPrivateIp"`
+	SecondaryVpnPublicIP           pulumi.StringOutput `pulumi:"secondaryVpnPublicIp"`
+	SecondaryVpnHostKey            pulumi.StringOutput `pulumi:"secondaryVpnHostKey"`
+	MonitorRoleArn                 pulumi.StringOutput `pulumi:"monitorRoleArn"`
 
 	tags map[string]string
 	// vpnReachable and terminalReachable are what SSH to each instance needs.
@@ -194,6 +218,15 @@ type Site struct {
 	terminalGroup pulumi.StringOutput
 	// with are the options of the site's AWS resources.
 	with func(...pulumi.ResourceOption) []pulumi.ResourceOption
+	// With high availability: haArgs are the arguments of the second
+	// instance and the monitor; secondary is the view of the site the
+	// second tunnels use (its VPN fields are the second instance's);
+	// haLinks are the links with a second tunnel, for the monitors;
+	// monitorDeps the monitor's IAM resources.
+	haArgs      SiteArgs
+	secondary   *Site
+	haLinks     []haLink
+	monitorDeps []pulumi.Resource
 }
 
 // InputError is a site input that the region's API refuses: Input is the
@@ -229,6 +262,8 @@ type sitePlan struct {
 	// os is the image choice and newest the newest image of it for arch
 	// (both "" when args.Ami pins one).
 	os, newest string
+	// zone2 is the second VPN instance's zone (high availability).
+	zone2 zoneChoice
 }
 
 // PlanSite registers the Site component and its provider and asks the
@@ -264,7 +299,8 @@ func PlanSite(ctx *pulumi.Context, name string, args *SiteArgs, opts ...pulumi.R
 	site := &Site{
 		Name: name, Region: args.Region, VpcCidr: args.VpcCidr, SummaryCidr: args.SummaryCidr,
 		VpnPrivateIPAddress: args.VpnPrivateIP, HasTerminal: !args.NoTerminal,
-		tags: map[string]string{"vpclink:site": name, "ManagedBy": "pulumi-vpclink"},
+		HighAvailability: args.HighAvailability,
+		tags:             map[string]string{"vpclink:site": name, "ManagedBy": "pulumi-vpclink"},
 	}
 	if site.HasTerminal {
 		site.TerminalPrivateIPAddress = args.TerminalPrivateIP
@@ -295,6 +331,14 @@ func PlanSite(ctx *pulumi.Context, name string, args *SiteArgs, opts ...pulumi.R
 			return nil, &InputError{Site: name, Input: "InstanceType", Value: instanceType, Err: err}
 		}
 		return nil, &InputError{Site: name, Input: "AvailabilityZone", Value: args.AvailabilityZone, Err: err}
+	}
+	if args.HighAvailability {
+		if args.SecondaryVpnSubnetCidr == "" || args.SecondaryVpnPrivateIP == "" {
+			return nil, fmt.Errorf("site %q: SecondaryVpnSubnetCidr and SecondaryVpnPrivateIP are required with HighAvailability", name)
+		}
+		if plan.zone2, err = secondaryZone(plan.zone, args.SecondaryAvailabilityZone); err != nil {
+			return nil, &InputError{Site: name, Input: "SecondaryAvailabilityZone", Value: args.SecondaryAvailabilityZone, Err: err}
+		}
 	}
 	if args.Ami == "" {
 		plan.os = args.OS
@@ -362,12 +406,21 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 		amiOpts = append(amiOpts, pulumi.IgnoreChanges([]string{"ami"}), pulumi.ReplacementTrigger(pulumi.String(plan.os)))
 	}
 
-	vpn, err := site.instance(ctx, name+"-vpn", instanceSpec{
+	site.with, site.haArgs = with, *args
+	vpnSpec := instanceSpec{
 		ami: ami, instanceType: instanceType, zone: network.zone,
 		subnet: network.vpnSubnet, privateIP: args.VpnPrivateIP,
 		group: groups.vpn, keyName: keyPair.KeyName, forwards: true,
 		imageOpts: amiOpts,
-	}, network.igw, with())
+	}
+	if site.HighAvailability {
+		profile, deps, err := site.monitorIdentity(ctx, name, network.routeTable)
+		if err != nil {
+			return err
+		}
+		vpnSpec.profile, site.monitorDeps = profile.Name, deps
+	}
+	vpn, err := site.instance(ctx, name+"-vpn", vpnSpec, network.igw, with())
 	if err != nil {
 		return err
 	}
@@ -379,6 +432,19 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 	site.vpnReachable = append([]pulumi.Resource{vpn.eip}, append(network.reachable, groups.vpnSSH...)...)
 	site.vpnSSHHost = sshProbe(ctx, site, fmt.Sprintf("the VPN instance of site %s", name), vpn.eip.PublicIp, args.SSHAllowedCIDRs, site.vpnReachable)
 	site.vpnInstance = vpn.instance
+	for _, o := range []*pulumi.StringOutput{&site.SecondaryVpnInstanceID, &site.SecondaryVpnNetworkInterfaceID,
+		&site.SecondaryVpnPrivateIP, &site.SecondaryVpnPublicIP, &site.SecondaryVpnHostKey, &site.MonitorRoleArn} {
+		if site.HighAvailability && o == &site.MonitorRoleArn {
+			continue // set by monitorIdentity
+		}
+		*o = pulumi.String("").ToStringOutput()
+	}
+	if site.HighAvailability {
+		site.RouteTableID = network.routeTable.ID().ToStringOutput()
+		if err := site.buildSecondary(ctx, network, groups, vpnSpec, plan.zone2, args.SSHAllowedCIDRs); err != nil {
+			return err
+		}
+	}
 
 	site.TerminalInstanceID = pulumi.String("").ToStringOutput()
 	site.TerminalPrivateIP = pulumi.String("").ToStringOutput()
@@ -403,9 +469,9 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 		site.terminalInstance = term.instance
 	}
 
-	site.routeTable, site.terminalGroup, site.with = network.routeTable.ID().ToStringOutput(), groups.terminal.ID().ToStringOutput(), with
+	site.routeTable, site.terminalGroup = network.routeTable.ID().ToStringOutput(), groups.terminal.ID().ToStringOutput()
 	if site.SummaryCidr != "" {
-		if _, err := site.routeAndRules(ctx, name+"-summary-route", name+"-terminal-sg-%s-from-summary", site.SummaryCidr, "the sites of "+site.SummaryCidr, nil); err != nil {
+		if _, err := site.routeAndRules(ctx, name+"-summary-route", name+"-terminal-sg-%s-from-summary", site.SummaryCidr, "the sites of "+site.SummaryCidr, nil, false); err != nil {
 			return err
 		}
 	}
@@ -416,7 +482,7 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 	site.VpnSecurityGroupID = groups.vpn.ID().ToStringOutput()
 	site.TerminalSecurityGroupID = groups.terminal.ID().ToStringOutput()
 
-	if err := ctx.RegisterResourceOutputs(site, pulumi.Map{
+	outs := pulumi.Map{
 		"vpcId":                   site.VpcID,
 		"vpcCidr":                 pulumi.String(site.VpcCidr),
 		"availabilityZone":        site.AvailabilityZone,
@@ -432,7 +498,19 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 		"terminalHostKey":         site.TerminalHostKey,
 		"vpnSecurityGroupId":      site.VpnSecurityGroupID,
 		"terminalSecurityGroupId": site.TerminalSecurityGroupID,
-	}); err != nil {
+	}
+	if site.HighAvailability {
+		// Only with high availability: a site without it keeps exactly
+		// the outputs it had.
+		outs["highAvailability"] = pulumi.Bool(true)
+		outs["secondaryVpnInstanceId"] = site.SecondaryVpnInstanceID
+		outs["secondaryVpnNetworkInterfaceId"] = site.SecondaryVpnNetworkInterfaceID
+		outs["secondaryVpnPrivateIp"] = site.SecondaryVpnPrivateIP
+		outs["secondaryVpnPublicIp"] = site.SecondaryVpnPublicIP
+		outs["secondaryVpnHostKey"] = site.SecondaryVpnHostKey
+		outs["monitorRoleArn"] = site.MonitorRoleArn
+	}
+	if err := ctx.RegisterResourceOutputs(site, outs); err != nil {
 		return err
 	}
 	return nil
@@ -443,18 +521,24 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 // the protocol, "icmp" or "udp", for %s), described as coming from from.
 // aliases are the route's and the two rules' earlier names, in that order
 // (missing ones: none).
-func (site *Site) routeAndRules(ctx *pulumi.Context, routeName, ruleName, cidr, from string, aliases [][]pulumi.Alias) ([]pulumi.Resource, error) {
+func (site *Site) routeAndRules(ctx *pulumi.Context, routeName, ruleName, cidr, from string, aliases [][]pulumi.Alias, monitored bool) ([]pulumi.Resource, error) {
 	alias := func(n int) pulumi.ResourceOption {
 		if n < len(aliases) {
 			return pulumi.Aliases(aliases[n])
 		}
 		return pulumi.Composite()
 	}
+	routeOpts := []pulumi.ResourceOption{alias(0)}
+	if monitored {
+		// The failover monitor owns the target from creation on: `pulumi
+		// up` must not move the route back while the first tunnel is down.
+		routeOpts = append(routeOpts, pulumi.IgnoreChanges([]string{"networkInterfaceId"}))
+	}
 	route, err := ec2.NewRoute(ctx, routeName, &ec2.RouteArgs{
 		RouteTableId:         site.routeTable,
 		DestinationCidrBlock: pulumi.String(cidr),
 		NetworkInterfaceId:   site.VpnNetworkInterfaceID,
-	}, site.with(alias(0))...)
+	}, site.with(routeOpts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -486,7 +570,9 @@ func (site *Site) routeAndRules(ctx *pulumi.Context, routeName, ruleName, cidr, 
 // registered for what SummaryCidr covers. Once per destination: later
 // calls return the resources of the first. aliases are the earlier names
 // of the route and of the two rules, in that order (missing ones: none),
-// so that a stack made before these names keeps its resources.
+// so that a stack made before these names keeps its resources. Between two
+// sites with high availability the route's target belongs to the failover
+// monitor (ignored in diffs after creation).
 func (site *Site) Reach(ctx *pulumi.Context, dest *Site, aliases ...[]pulumi.Alias) ([]pulumi.Resource, error) {
 	if dest == nil || dest == site {
 		return nil, fmt.Errorf("site %q: Reach needs another site", site.Name)
@@ -500,7 +586,8 @@ func (site *Site) Reach(ctx *pulumi.Context, dest *Site, aliases ...[]pulumi.Ali
 	var out []pulumi.Resource
 	if !site.covers(dest.VpcCidr) {
 		var err error
-		out, err = site.routeAndRules(ctx, fmt.Sprintf("%s-route-to-%s", site.Name, dest.Name), site.Name+"-terminal-sg-%s-from-site-"+dest.Name, dest.VpcCidr, dest.Name, aliases)
+		out, err = site.routeAndRules(ctx, fmt.Sprintf("%s-route-to-%s", site.Name, dest.Name), site.Name+"-terminal-sg-%s-from-site-"+dest.Name, dest.VpcCidr, dest.Name, aliases,
+			site.secondary != nil && dest.secondary != nil)
 		if err != nil {
 			return nil, err
 		}
@@ -708,6 +795,8 @@ type instanceSpec struct {
 	// imageOpts apply to the instance only (not its Elastic IP): how its
 	// image is kept and what replaces it.
 	imageOpts []pulumi.ResourceOption
+	// profile is the instance profile's name (nil: none).
+	profile pulumi.StringInput
 }
 
 type siteInstance struct {
@@ -763,6 +852,7 @@ func (s *Site) instance(ctx *pulumi.Context, name string, spec instanceSpec, igw
 		VpcSecurityGroupIds:     pulumi.StringArray{spec.group.ID()},
 		KeyName:                 spec.keyName,
 		SourceDestCheck:         pulumi.Bool(!spec.forwards),
+		IamInstanceProfile:      spec.profile,
 		MetadataOptions: &ec2.InstanceMetadataOptionsArgs{
 			HttpEndpoint: pulumi.String("enabled"),
 			HttpTokens:   pulumi.String("required"),
