@@ -57,6 +57,7 @@ func TestMonitorRejects(t *testing.T) {
 		{func(m *Monitor) { m.Links = nil }, "Links: none"},
 		{func(m *Monitor) { m.Links[1].Name = "A C" }, `Links[1].Name "A C"`},
 		{func(m *Monitor) { m.Links[1].Name = "a-b" }, `Links[1].Name "a-b": duplicate`},
+		{func(m *Monitor) { m.Links[1].Name = "monitor" }, `Links[1].Name "monitor": its tunnel's unit would be vpclink-monitor.service`},
 		{func(m *Monitor) { m.Links[0].ProbeAddress = "10.254.0.300" }, `ProbeAddress "10.254.0.300"`},
 		{func(m *Monitor) { m.Links[0].ProbeAddress = "fd00::2" }, `ProbeAddress "fd00::2"`},
 		{func(m *Monitor) { m.Links[0].Destinations = nil }, `link "a-b": Destinations: none`},
