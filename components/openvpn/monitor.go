@@ -7,30 +7,6 @@ import (
 	"strings"
 )
 
-// The failover monitor of a high-availability site (issue 16). An HA site
-// has two VPN instances, primary and secondary, each with its own tunnels;
-// the site's route table sends each peer VPC's CIDR to the primary
-// instance's ENI. The monitor runs on both instances, probes the primary
-// tunnel of every link and moves the link's routes between the two ENIs
-// with the EC2 API, signed with the instance profile's credentials (IMDSv2).
-//
-// Every monitor applies the same rule to the same observation (the primary
-// tunnel, which the secondary instance reaches through the primary one), so
-// both instances of a site and both sites of a link reach the same answer:
-//   - PRIMARY -> SECONDARY after MonitorLostProbes consecutive lost probes;
-//   - SECONDARY -> PRIMARY once probes have been answered without a loss for
-//     the hold-down (Monitor.HoldDownSeconds);
-//   - at start SECONDARY when the table already sends all of the link's
-//     destinations to the secondary ENI (the hold-down starts then), else
-//     PRIMARY.
-//
-// On each transition and at start the monitor reads the table
-// (DescribeRouteTables) and calls ReplaceRoute (CreateRoute when AWS answers
-// InvalidRoute.NotFound) for each destination whose target is not the
-// wanted ENI, never for one that already is; failed calls are retried every
-// MonitorRetrySeconds, and every MonitorReconcileSeconds the table is read
-// again, so a route moved by someone else is moved back.
-
 // Paths and names of the monitor on a VPN instance.
 const (
 	// MonitorPath is the daemon script (mode 0755). It takes one argument,
@@ -69,6 +45,30 @@ const (
 
 // Monitor describes the failover monitor of one VPN instance of an HA site.
 // Both instances of a site get the same Monitor.
+//
+// An HA site (issue 16)
+// has two VPN instances, primary and secondary, each with its own tunnels;
+// the site's route table sends each peer VPC's CIDR to the primary
+// instance's ENI. The monitor runs on both instances, probes the primary
+// tunnel of every link and moves the link's routes between the two ENIs
+// with the EC2 API, signed with the instance profile's credentials (IMDSv2).
+//
+// Every monitor applies the same rule to the same observation (the primary
+// tunnel, which the secondary instance reaches through the primary one), so
+// both instances of a site and both sites of a link reach the same answer:
+//   - PRIMARY -> SECONDARY after MonitorLostProbes consecutive lost probes;
+//   - SECONDARY -> PRIMARY once probes have been answered without a loss for
+//     the hold-down (Monitor.HoldDownSeconds);
+//   - at start SECONDARY when the table already sends all of the link's
+//     destinations to the secondary ENI (the hold-down starts then), else
+//     PRIMARY.
+//
+// On each transition and at start the monitor reads the table
+// (DescribeRouteTables) and calls ReplaceRoute (CreateRoute when AWS answers
+// InvalidRoute.NotFound) for each destination whose target is not the
+// wanted ENI, never for one that already is; failed calls are retried every
+// MonitorRetrySeconds, and every MonitorReconcileSeconds the table is read
+// again, so a route moved by someone else is moved back.
 type Monitor struct {
 	// Region is the site's AWS region, e.g. "eu-west-1"; it names the EC2
 	// endpoint (https://ec2.REGION.amazonaws.com) and the SigV4 scope.
@@ -141,6 +141,9 @@ func (m Monitor) validate() error {
 	for i, l := range m.Links {
 		if !namePattern.MatchString(l.Name) {
 			return fmt.Errorf("openvpn: monitor: Links[%d].Name %q: want lowercase letters, digits and '-'", i, l.Name)
+		}
+		if ServiceName(l.Name) == MonitorUnit {
+			return fmt.Errorf("openvpn: monitor: Links[%d].Name %q: its tunnel's unit would be %s, the monitor's own", i, l.Name, MonitorUnit)
 		}
 		if names[l.Name] {
 			return fmt.Errorf("openvpn: monitor: Links[%d].Name %q: duplicate", i, l.Name)

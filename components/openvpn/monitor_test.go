@@ -57,6 +57,7 @@ func TestMonitorRejects(t *testing.T) {
 		{func(m *Monitor) { m.Links = nil }, "Links: none"},
 		{func(m *Monitor) { m.Links[1].Name = "A C" }, `Links[1].Name "A C"`},
 		{func(m *Monitor) { m.Links[1].Name = "a-b" }, `Links[1].Name "a-b": duplicate`},
+		{func(m *Monitor) { m.Links[1].Name = "monitor" }, `Links[1].Name "monitor": its tunnel's unit would be vpclink-monitor.service`},
 		{func(m *Monitor) { m.Links[0].ProbeAddress = "10.254.0.300" }, `ProbeAddress "10.254.0.300"`},
 		{func(m *Monitor) { m.Links[0].ProbeAddress = "fd00::2" }, `ProbeAddress "fd00::2"`},
 		{func(m *Monitor) { m.Links[0].Destinations = nil }, `link "a-b": Destinations: none`},
@@ -397,9 +398,10 @@ type monitorRun struct {
 	t       *testing.T
 	f       *fakeAWS
 	out     syncBuffer
-	done    chan error
-	ctl     string // the fake ping's control directory
-	argvLog string // curl's arguments and environment, call after call
+	done    chan struct{} // closed when the daemon has exited
+	err     error         // its exit status, once done is closed
+	ctl     string        // the fake ping's control directory
+	argvLog string        // curl's arguments and environment, call after call
 	started time.Time
 }
 
@@ -424,7 +426,7 @@ func startMonitor(t *testing.T, f *fakeAWS, m Monitor, env ...string) *monitorRu
 	t.Cleanup(srv.Close)
 
 	dir := t.TempDir()
-	r := &monitorRun{t: t, f: f, done: make(chan error, 1), ctl: filepath.Join(dir, "ping"), argvLog: filepath.Join(dir, "curl-argv")}
+	r := &monitorRun{t: t, f: f, done: make(chan struct{}), ctl: filepath.Join(dir, "ping"), argvLog: filepath.Join(dir, "curl-argv")}
 	bin := filepath.Join(dir, "bin")
 	for _, d := range []string{bin, r.ctl} {
 		if err := os.Mkdir(d, 0o755); err != nil {
@@ -474,7 +476,7 @@ exec `+shellQuote(curl)+` "$@"
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { r.done <- cmd.Wait() }()
+	go func() { r.err = cmd.Wait(); close(r.done) }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
@@ -493,8 +495,8 @@ func (r *monitorRun) waitFor(what string, timeout time.Duration, cond func() boo
 	r.t.Helper()
 	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
 		select {
-		case err := <-r.done:
-			r.t.Fatalf("the monitor exited (%v) while waiting for %s; output:\n%s", err, what, r.out.String())
+		case <-r.done:
+			r.t.Fatalf("the monitor exited (%v) while waiting for %s; output:\n%s", r.err, what, r.out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -562,6 +564,11 @@ func (r *monitorRun) probes(addr, v string) {
 func (r *monitorRun) check() {
 	t, f := r.t, r.f
 	t.Helper()
+	select {
+	case <-r.done:
+		t.Errorf("the monitor exited (%v); it must run until stopped", r.err)
+	default:
+	}
 	f.mu.Lock()
 	for _, c := range f.calls {
 		if c.action == "ReplaceRoute" && c.before == c.eni {
