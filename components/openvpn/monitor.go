@@ -66,9 +66,14 @@ const (
 // On each transition and at start the monitor reads the table
 // (DescribeRouteTables) and calls ReplaceRoute (CreateRoute when AWS answers
 // InvalidRoute.NotFound) for each destination whose target is not the
-// wanted ENI, never for one that already is; failed calls are retried every
-// MonitorRetrySeconds, and every MonitorReconcileSeconds the table is read
-// again, so a route moved by someone else is moved back.
+// wanted ENI, never for one that already is; a failed call is retried after
+// 1 s, then every MonitorRetrySeconds. Every MonitorReconcileSeconds the
+// table is read again: a route missing or sent elsewhere is moved back,
+// but when ALL of the link's destinations are on the other ENI of the pair
+// (the site's other monitor decided, seeing the tunnel fail where this one
+// did not, or someone moved them on purpose) the monitor follows the table
+// instead (SECONDARY: failback after a whole hold-down from then), so the
+// two monitors of a site never take turns moving the routes.
 type Monitor struct {
 	// Region is the site's AWS region, e.g. "eu-west-1"; it names the EC2
 	// endpoint (https://ec2.REGION.amazonaws.com) and the SigV4 scope.
@@ -375,13 +380,24 @@ describe() {
 target() { local t; t=$(awk -v d="$1" '$1 == d { print $2; exit }' <<<"$ROUTES"); echo "${t:-none}"; }
 
 # sync_link LINK WANT QUIET: make the table send link LINK's destinations to the
-# ENI WANT; logs every call (QUIET=1: only changes and failures). Exit
-# status 0 when all are there.
+# ENI WANT; logs every call (QUIET=1, a reconciliation: only changes and
+# failures). Exit status 0 when all are there, 1 on a failure, and, in a
+# reconciliation, 3 when every destination is on the OTHER ENI of the pair
+# (the other monitor of the site decided, or someone moved them on purpose):
+# then nothing is called and the caller follows the table instead of
+# fighting over it.
 sync_link() {
-  local name=${NAMES[$1]} want=$2 quiet=$3 d cur p rc=0
-  credentials || { log "link $name: credentials: $ERR; retry in $RETRY_SECONDS s"; return 1; }
-  describe || { log "link $name: $ERR; retry in $RETRY_SECONDS s"; return 1; }
+  local name=${NAMES[$1]} want=$2 quiet=$3 d cur p rc=0 other=$PRIMARY all_other=1
+  [ "$want" != "$PRIMARY" ] || other=$SECONDARY
+  credentials || { log "link $name: credentials: $ERR; retry in $(retry_in "$1") s"; return 1; }
+  describe || { log "link $name: $ERR; retry in $(retry_in "$1") s"; return 1; }
   [ "$quiet" = 1 ] || log "link $name: $DESCRIBED"
+  if [ "$quiet" = 1 ]; then
+    for d in ${DESTS[$1]}; do
+      [ "$(target "$d")" = "$other" ] || all_other=0
+    done
+    [ "$all_other" = 0 ] || return 3
+  fi
   for d in ${DESTS[$1]}; do
     cur=$(target "$d")
     if [ "$cur" = "$want" ]; then
@@ -395,16 +411,21 @@ sync_link() {
       if ec2 CreateRoute "$p" && [ "$(xml_field return)" = true ]; then
         log "link $name: $d $cur -> $want (ReplaceRoute: InvalidRoute.NotFound; CreateRoute $MS ms)"
       else
-        log "link $name: $d $cur -> $want failed: ${ECODE:-return not true} (CreateRoute $MS ms); retry in $RETRY_SECONDS s"
+        log "link $name: $d $cur -> $want failed: ${ECODE:-return not true} (CreateRoute $MS ms); retry in $(retry_in "$1") s"
         rc=1
       fi
     else
-      log "link $name: $d $cur -> $want failed: ${ECODE:-return not true} (ReplaceRoute $MS ms); retry in $RETRY_SECONDS s"
+      log "link $name: $d $cur -> $want failed: ${ECODE:-return not true} (ReplaceRoute $MS ms); retry in $(retry_in "$1") s"
       rc=1
     fi
   done
   return $rc
 }
+
+# retry_in LINK: seconds before a failed call of LINK is tried again: 1 after
+# the first failure since the last success (a transient error must not
+# lengthen a failover), RETRY_SECONDS after more.
+retry_in() { if [ "${fails[$1]:-0}" = 0 ]; then echo 1; else echo "$RETRY_SECONDS"; fi; }
 
 trap 'log "vpclink-monitor: stopping"; kill $(jobs -p) 2>/dev/null; exit 0' TERM INT
 log "vpclink-monitor: started: route table $RTB in $REGION, primary $PRIMARY, secondary $SECONDARY, hold-down $HOLD s, links ${NAMES[*]}"
@@ -416,7 +437,7 @@ until credentials && describe; do
 done
 AKID= SECRET= TOKEN=
 now_ms
-declare -a state lost since synced worker wtarget next
+declare -a state lost since synced worker wtarget next fails
 for ((i = 0; i < N; i++)); do
   all_secondary=1 all_primary=1
   for d in ${DESTS[$i]}; do
@@ -424,7 +445,7 @@ for ((i = 0; i < N; i++)); do
     [ "$cur" = "$SECONDARY" ] || all_secondary=0
     [ "$cur" = "$PRIMARY" ] || all_primary=0
   done
-  lost[i]=0 worker[i]= next[i]=0 synced[i]=
+  lost[i]=0 worker[i]= next[i]=0 synced[i]= fails[i]=0
   if [ "$all_secondary" = 1 ]; then
     state[i]=secondary since[i]=$NOW synced[i]=$SECONDARY
     log "link ${NAMES[i]}: start -> secondary (routes already on $SECONDARY); failback after $HOLD s of answered probes"
@@ -486,11 +507,30 @@ while :; do
     want=$PRIMARY
     [ "${state[i]}" = primary ] || want=$SECONDARY
     if [ -n "${worker[i]}" ] && ! kill -0 "${worker[i]}" 2>/dev/null; then
-      if wait "${worker[i]}"; then
-        synced[i]=${wtarget[i]} next[i]=$((NOW + RECONCILE_SECONDS * 1000))
-      else
-        synced[i]= next[i]=$((NOW + RETRY_SECONDS * 1000))
-      fi
+      wait "${worker[i]}"
+      case $? in
+      0) synced[i]=${wtarget[i]} next[i]=$((NOW + RECONCILE_SECONDS * 1000)) fails[i]=0 ;;
+      3)
+        # The table is on the other ENI: follow it (a failback then
+        # waits for a whole hold-down from now). Never a call: two
+        # monitors that saw the tunnel differently do not take turns.
+        fails[i]=0 next[i]=$((NOW + RECONCILE_SECONDS * 1000))
+        if [ "${state[i]}" = primary ] && [ "${wtarget[i]}" = "$PRIMARY" ]; then
+          state[i]=secondary since[i]=$NOW synced[i]=$SECONDARY lost[i]=0
+          log "link $name: routes found on $SECONDARY (moved by the other monitor or by hand) -> secondary; failback after $HOLD s of answered probes"
+        elif [ "${state[i]}" = secondary ] && [ "${wtarget[i]}" = "$SECONDARY" ]; then
+          state[i]=primary since[i]= synced[i]=$PRIMARY lost[i]=0
+          log "link $name: routes found on $PRIMARY (moved by the other monitor or by hand) -> primary"
+        fi
+        ;;
+      *)
+        synced[i]=
+        if [ "${fails[i]}" = 0 ]; then next[i]=$((NOW + 1000)); else next[i]=$((NOW + RETRY_SECONDS * 1000)); fi
+        fails[i]=$((fails[i] + 1))
+        ;;
+      esac
+      want=$PRIMARY
+      [ "${state[i]}" = primary ] || want=$SECONDARY
       # The state changed while the worker ran.
       [ "${wtarget[i]}" = "$want" ] || next[i]=0
       worker[i]=

@@ -700,7 +700,7 @@ func TestMonitorDaemonRuns(t *testing.T) {
 	for _, w := range []string{
 		"link a-c: primary tunnel answered for 5 s -> primary\n",
 		"link a-c: 10.2.0.0/16 " + testSecondaryENI + " -> " + testPrimaryENI + " failed: UnauthorizedOperation, HTTP 403 (ReplaceRoute ",
-		"ms); retry in 5 s\n",
+		"ms); retry in 1 s\n", // the first retry of a failed call comes after 1 s
 	} {
 		if !logged(w)() {
 			t.Errorf("no %q in the output:\n%s", w, out.String())
@@ -721,6 +721,7 @@ func TestMonitorReconciles(t *testing.T) {
 	f.imdsFailures = 1
 	m := baseMonitor()
 	m.Links = m.Links[:1]
+	m.HoldDownSeconds = MinHoldDownSeconds
 	r := startMonitor(t, f, m, "VPCLINK_MONITOR_RETRY_SECONDS=1", "VPCLINK_MONITOR_RECONCILE_SECONDS=1")
 	r.waitFor("the start", 4*time.Second, r.logged("link a-b: start -> primary"))
 	if !r.logged("vpclink-monitor: reading the route table at start: IMDS token: HTTP 500; retry in 1 s\n")() {
@@ -737,6 +738,22 @@ func TestMonitorReconciles(t *testing.T) {
 	}
 	if r.logged("DescribeRouteTables ok")() || r.logged(" already ")() {
 		t.Errorf("a reconciliation logged what it did not change; output:\n%s", r.out.String())
+	}
+	// Both routes on the secondary ENI: the other monitor of the site
+	// decided (it saw the tunnel fail where this one did not). This one
+	// follows the table, calls nothing, and fails back only after a whole
+	// hold-down of answered probes: two monitors never take turns.
+	before := len(r.calls("10.1.0.0/16"))
+	adopted := time.Now()
+	r.setRoute("10.1.0.0/16", testSecondaryENI)
+	r.setRoute("10.3.0.0/16", testSecondaryENI)
+	r.waitFor("the table followed", 4*time.Second, r.logged("link a-b: routes found on "+testSecondaryENI+" (moved by the other monitor or by hand) -> secondary"))
+	r.waitFor("the failback after the hold-down", time.Duration(m.HoldDownSeconds+5)*time.Second, func() bool { return r.route("10.1.0.0/16") == testPrimaryENI })
+	if d := time.Since(adopted); d < time.Duration(m.HoldDownSeconds)*time.Second {
+		t.Errorf("failback %v after the table was found on the secondary, before the hold-down", d)
+	}
+	if cs := r.calls("10.1.0.0/16"); len(cs) != before+1 {
+		t.Errorf("calls for 10.1.0.0/16 after it was moved: %+v, want one (the failback)", cs[before:])
 	}
 	r.check()
 }

@@ -190,10 +190,28 @@ func (w *World) applyVPC(m *Model, v *VPC) error {
 	}
 	// Elastic IPs live on the router's internet side; the internet is
 	// reachable only through a default route to the gateway.
+	// Only the differences: flushing and adding them again would leave
+	// every instance of the VPC without its public address for a moment
+	// at each change anywhere in the lab (a route moved by the HA monitor
+	// made the other site's API calls fail with "could not connect").
 	var r must
-	r.run("ip", "-n", v.NS, "addr", "flush", "dev", extName)
+	have := map[string]bool{}
+	for _, f := range strings.Fields(r.run("ip", "-n", v.NS, "-4", "-o", "addr", "show", "dev", extName)) {
+		if p, err := netip.ParsePrefix(f); err == nil && p.Bits() == 32 {
+			have[p.Addr().String()] = true
+		}
+	}
+	want := map[string]bool{}
 	for _, ip := range eips {
-		r.run("ip", "-n", v.NS, "addr", "replace", ip+"/32", "dev", extName)
+		want[ip] = true
+		if !have[ip] {
+			r.run("ip", "-n", v.NS, "addr", "replace", ip+"/32", "dev", extName)
+		}
+	}
+	for ip := range have {
+		if !want[ip] {
+			r.run("ip", "-n", v.NS, "addr", "del", ip+"/32", "dev", extName)
+		}
 	}
 	for _, p := range publicRanges {
 		if internet {
