@@ -20,7 +20,7 @@ import (
 type haSite struct {
 	name, vpc, table, dest string
 	// primary and secondary are the VPN instances' ENIs.
-	primary, secondary string
+	primary, secondary  string
 	vpn, vpn2, terminal *world.Host
 	publicIP, publicIP2 string
 }
