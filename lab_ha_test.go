@@ -205,14 +205,21 @@ func TestLabHighAvailability(t *testing.T) {
 		fail, restore func() error
 		// whileDown runs while the routes are on the second instances.
 		whileDown func()
+		// ping is how long the pinger runs: the whole scenario.
+		ping time.Duration
 	}{
 		{
 			name:    "first VPN instance of a stopped",
 			fail:    func() error { return l.World.StopInstance("a-vpn") },
 			restore: func() error { return l.World.StartInstance("a-vpn") },
+			ping:    70 * time.Second,
 			whileDown: func() {
-				// The program leaves the monitor's routes alone.
+				// The program leaves the monitor's routes alone. (It waits
+				// SSHProbePatience for the stopped instance's SSH, then
+				// warns.)
+				start := time.Now()
 				runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
+				t.Logf("up --expect-no-changes with a-vpn stopped: %.1fs", time.Since(start).Seconds())
 			},
 		},
 		{
@@ -225,18 +232,20 @@ func TestLabHighAvailability(t *testing.T) {
 				_, err := a.vpn.Exec("bash", "-c", `kill -CONT "$(systemctl show -p MainPID --value "$1")"`, "resume", unit)
 				return err
 			},
+			ping: 40 * time.Second,
 		},
 		{
 			name:    "internet path between the first VPN instances cut",
 			fail:    func() error { return l.World.CutPath(a.publicIP, b.publicIP) },
 			restore: func() error { return l.World.RestorePath(a.publicIP, b.publicIP) },
+			ping:    40 * time.Second,
 		},
 	}
 	var report strings.Builder
-	fmt.Fprintf(&report, "| failure | detection (first monitor's transition) | API (DescribeRouteTables + ReplaceRoute, per call) | ping gap a->b | failback gap | route moves a, b |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&report, "| failure | detection (first monitor's transition) | API calls of the failover, every monitor (D DescribeRouteTables, R ReplaceRoute) | ping gap a->b | failback gap | route moves a, b |\n|---|---|---|---|---|---|\n")
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			pinger := checks.StartPinger(a.terminal, b.terminal.PrivateIP, 200*time.Millisecond, 75*time.Second)
+			pinger := checks.StartPinger(a.terminal, b.terminal.PrivateIP, 200*time.Millisecond, sc.ping)
 			tl := watchTargets(l, s)
 			time.Sleep(2 * time.Second)
 			t0 := time.Now()
@@ -294,14 +303,14 @@ func TestLabHighAvailability(t *testing.T) {
 			// The calls of the failover (before the restore): D for
 			// DescribeRouteTables, R for ReplaceRoute.
 			var api []string
-			call := regexp.MustCompile(`\((DescribeRouteTables|ReplaceRoute) (\d+) ms\)`)
+			call := regexp.MustCompile(`(DescribeRouteTables) ok \((\d+) ms\)|\((ReplaceRoute|CreateRoute) (\d+) ms\)`)
 			for _, line := range lines {
 				shown = append(shown, line.String())
 				if detection == "?" && strings.Contains(line.text, "-> secondary") {
 					detection = fmt.Sprintf("%.2f s", line.at.Sub(t0).Seconds())
 				}
 				if m := call.FindStringSubmatch(line.text); m != nil && line.at.Before(t1) {
-					api = append(api, m[1][:1]+" "+m[2])
+					api = append(api, map[string]string{"DescribeRouteTables": "D", "ReplaceRoute": "R", "CreateRoute": "C"}[m[1]+m[3]]+" "+m[2]+m[4])
 				}
 			}
 			t.Logf("%s: routes on the second instances %.1fs after the failure, back %.1fs after the restore; monitors:\n%s",
@@ -354,4 +363,79 @@ printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$(f AccessKeyId)
 		t.Errorf("site b's credentials on its own table: %s", own)
 	}
 	t.Logf("b's role on a's table: %s", regexp.MustCompile(`<Code>[^<]*</Code>`).FindString(out))
+}
+
+// TestLabHighAvailabilityDay2 turns high availability on for a deployed
+// reference stack and off again: on creates the second instances, tunnel,
+// IAM and monitors and changes the first instances in place (their
+// instance profile), replacing nothing; a failover then works; off
+// deletes what on created, and the walk-through still passes.
+func TestLabHighAvailabilityDay2(t *testing.T) {
+	t.Parallel()
+	l, _ := newLab(t, "Pulumi.dev.yaml")
+	assertNoWarnings(t, "up", runPulumi(t, l, "up", "--yes", "--skip-preview"))
+	walkthrough(t, l, 2)
+
+	second := map[string][2]string{"0": {"10.0.2.0/24", "10.0.2.10"}, "1": {"10.1.2.0/24", "10.1.2.20"}}
+	runPulumi(t, l, "config", "set", "vpclink:highAvailability", "true")
+	runPulumi(t, l, "config", "set", "vpclink:failbackHoldDownSeconds", "10")
+	for i, v := range second {
+		runPulumi(t, l, "config", "set", "--path", "vpclink:sites["+i+"].secondaryVpnSubnetCidr", v[0])
+		runPulumi(t, l, "config", "set", "--path", "vpclink:sites["+i+"].secondaryVpnPrivateIp", v[1])
+	}
+	steps := previewSteps(t, l)
+	for name, op := range steps {
+		check := strings.HasSuffix(name, "-check")
+		if strings.Contains(op, "replace") || strings.Contains(op, "delete") || op == "update" && !check && name != "a-vpn" && name != "b-vpn" {
+			t.Errorf("turning HA on: %s would %s", name, op)
+		}
+	}
+	for _, name := range []string{"a-vpn2", "b-vpn2", "a-b-secondary-a-setup", "a-monitor-role", "b-vpn-monitor"} {
+		if steps[name] != "create" {
+			t.Errorf("turning HA on: %s: %q, want create", name, steps[name])
+		}
+	}
+	start := time.Now()
+	assertNoWarnings(t, "up turning HA on", runPulumi(t, l, "up", "--yes", "--skip-preview"))
+	t.Logf("up turning HA on: %.1fs", time.Since(start).Seconds())
+	walkthrough(t, l, 2)
+	runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
+
+	s := haSites(t, l)
+	if err := l.World.StopInstance("a-vpn"); err != nil {
+		t.Fatal(err)
+	}
+	d := waitTargets(t, l, s, [2]string{s[0].secondary, s[1].secondary}, 30*time.Second)
+	if !pingOK(s[0].terminal, s[1].terminal.PrivateIP) {
+		t.Errorf("no ping a -> b through the second instances")
+	}
+	t.Logf("a-vpn stopped: routes on the second instances after %.1fs", d.Seconds())
+	if err := l.World.StartInstance("a-vpn"); err != nil {
+		t.Fatal(err)
+	}
+	waitTargets(t, l, s, [2]string{s[0].primary, s[1].primary}, 60*time.Second)
+
+	runPulumi(t, l, "config", "rm", "vpclink:highAvailability")
+	runPulumi(t, l, "config", "rm", "vpclink:failbackHoldDownSeconds")
+	for i := range second {
+		runPulumi(t, l, "config", "rm", "--path", "vpclink:sites["+i+"].secondaryVpnSubnetCidr")
+		runPulumi(t, l, "config", "rm", "--path", "vpclink:sites["+i+"].secondaryVpnPrivateIp")
+	}
+	for name, op := range previewSteps(t, l) {
+		if strings.Contains(op, "replace") || op == "create" {
+			t.Errorf("turning HA off: %s would %s", name, op)
+		}
+	}
+	assertNoWarnings(t, "up turning HA off", runPulumi(t, l, "up", "--yes", "--skip-preview"))
+	walkthrough(t, l, 2)
+	runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
+	m, err := l.World.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.InstanceByName("a-vpn2") != nil || len(m.Roles) != 0 {
+		t.Errorf("HA off left a second instance or a role: %v, %d roles", m.InstanceByName("a-vpn2") != nil, len(m.Roles))
+	}
+	assertNoWarnings(t, "destroy", runPulumi(t, l, "destroy", "--yes", "--skip-preview"))
+	assertDestroyed(t, l)
 }

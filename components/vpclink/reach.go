@@ -64,7 +64,8 @@ func unreachableMessage(addr, what string, allowed []string, err error) string {
 	return fmt.Sprintf("cannot reach %s (%s) from this machine after %s (%v). "+
 		"Its security group admits SSH only from vpclink:sshAllowedCidrs = [%s]: if this machine's public address is outside them, "+
 		"add it (pulumi config set --path 'vpclink:sshAllowedCidrs[%d]' ADDRESS/32; the next `pulumi up` adds the rule before any remote step) "+
-		"or run from an allowed network. Remote steps that must run there will fail once their SSH dial budget is spent; "+
-		"`pulumi destroy` needs no SSH.",
+		"or run from an allowed network. If the instance is stopped or has failed, start it (with high availability its "+
+		"site's failover monitor keeps the traffic on the second VPN instance meanwhile). Remote steps that must run there "+
+		"will fail once their SSH dial budget is spent; `pulumi destroy` needs no SSH.",
 		addr, what, SSHProbePatience, err, strings.Join(allowed, ", "), len(allowed))
 }
