@@ -14,13 +14,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/vpclink/pulumi-vpc-openvpn/internal/awsmodel"
 )
@@ -125,31 +122,14 @@ func (w *World) stopEndpoints() error {
 // listenIn opens a TCP listener inside a network namespace (the socket
 // stays in it; the thread returns to its own namespace).
 func listenIn(netns, addr string) (net.Listener, error) {
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + netns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("enter netns %s: %w", netns, err)
-	}
-	l, listenErr := net.Listen("tcp", addr)
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+	var l net.Listener
+	var listenErr error
+	if err := inNetns(netns, func() { l, listenErr = net.Listen("tcp", addr) }); err != nil {
 		if l != nil {
 			l.Close()
 		}
-		return nil, fmt.Errorf("leave netns %s: %w", netns, err)
+		return nil, err
 	}
-	runtime.UnlockOSThread()
 	return l, listenErr
 }
 

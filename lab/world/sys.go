@@ -47,36 +47,47 @@ func (m *must) run(args ...string) string {
 	return out
 }
 
-// dialIn opens a TCP connection from inside a network namespace: the socket
-// is created on a thread that has joined the namespace, then the thread
-// returns to its own namespace.
-func dialIn(netns, addr string, timeout time.Duration) (net.Conn, error) {
+// inNetns runs f on a thread that has joined the network namespace netns
+// (sockets f creates stay in it), then returns the thread to its own
+// namespace. An error leaving is returned as such: the caller must then
+// close what f made. When the thread cannot leave it stays locked, and Go
+// discards it when the goroutine ends.
+func inNetns(netns string, f func()) error {
 	runtime.LockOSThread()
 	orig, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {
 		runtime.UnlockOSThread()
-		return nil, err
+		return err
 	}
 	defer orig.Close()
 	target, err := os.Open("/run/netns/" + netns)
 	if err != nil {
 		runtime.UnlockOSThread()
-		return nil, err
+		return err
 	}
 	defer target.Close()
 	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
 		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("enter netns %s: %w", netns, err)
+		return fmt.Errorf("enter netns %s: %w", netns, err)
 	}
-	conn, dialErr := net.DialTimeout("tcp", addr, timeout)
+	f()
 	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		// Leave the thread locked: Go discards it when the goroutine ends.
+		return fmt.Errorf("leave netns %s: %w", netns, err)
+	}
+	runtime.UnlockOSThread()
+	return nil
+}
+
+// dialIn opens a TCP connection from inside a network namespace.
+func dialIn(netns, addr string, timeout time.Duration) (net.Conn, error) {
+	var conn net.Conn
+	var dialErr error
+	if err := inNetns(netns, func() { conn, dialErr = net.DialTimeout("tcp", addr, timeout) }); err != nil {
 		if conn != nil {
 			conn.Close()
 		}
-		return nil, fmt.Errorf("leave netns %s: %w", netns, err)
+		return nil, err
 	}
-	runtime.UnlockOSThread()
 	return conn, dialErr
 }
 
