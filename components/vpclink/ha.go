@@ -35,9 +35,9 @@ type haLink struct {
 	// networks the link carries.
 	probe        string
 	destinations []string
-	// setups are the link's setups at this site (both tunnels): the
-	// monitor starts after them.
-	setups []pulumi.Resource
+	// after are the link's setups at this site (both tunnels) and its
+	// probe route: the monitor starts after them.
+	after []pulumi.Resource
 }
 
 // partition is the AWS partition of a region, for ARNs: aws-cn for China,
@@ -208,7 +208,7 @@ func (site *Site) Monitors(ctx *pulumi.Context, ssh SSHArgs, opts ...pulumi.Reso
 	var after []pulumi.Resource
 	for _, l := range site.haLinks {
 		links = append(links, openvpn.MonitorLink{Name: l.name, ProbeAddress: l.probe, Destinations: l.destinations})
-		after = append(after, l.setups...)
+		after = append(after, l.after...)
 	}
 	holdDown := site.haArgs.FailbackHoldDownSeconds
 	if holdDown == 0 {
@@ -313,7 +313,7 @@ func (link *Link) secondaryLink(ctx *pulumi.Context, a LinkArgs, parent pulumi.R
 		}
 		site.haLinks = append(site.haLinks, haLink{
 			name: link.Name, probe: probe, destinations: dests,
-			setups: []pulumi.Resource{link.Setups[i], sec.Setups[i], route},
+			after: []pulumi.Resource{link.Setups[i], sec.Setups[i], route},
 		})
 	}
 	link.Secondary = sec

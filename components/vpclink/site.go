@@ -407,6 +407,12 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 	}
 
 	site.with, site.haArgs = with, *args
+	// Empty without high availability (buildSecondary and monitorIdentity
+	// set them with it).
+	for _, o := range []*pulumi.StringOutput{&site.SecondaryVpnInstanceID, &site.SecondaryVpnNetworkInterfaceID,
+		&site.SecondaryVpnPrivateIP, &site.SecondaryVpnPublicIP, &site.SecondaryVpnHostKey, &site.MonitorRoleArn} {
+		*o = pulumi.String("").ToStringOutput()
+	}
 	vpnSpec := instanceSpec{
 		ami: ami, instanceType: instanceType, zone: network.zone,
 		subnet: network.vpnSubnet, privateIP: args.VpnPrivateIP,
@@ -432,15 +438,7 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 	site.vpnReachable = append([]pulumi.Resource{vpn.eip}, append(network.reachable, groups.vpnSSH...)...)
 	site.vpnSSHHost = sshProbe(ctx, site, fmt.Sprintf("the VPN instance of site %s", name), vpn.eip.PublicIp, args.SSHAllowedCIDRs, site.vpnReachable)
 	site.vpnInstance = vpn.instance
-	for _, o := range []*pulumi.StringOutput{&site.SecondaryVpnInstanceID, &site.SecondaryVpnNetworkInterfaceID,
-		&site.SecondaryVpnPrivateIP, &site.SecondaryVpnPublicIP, &site.SecondaryVpnHostKey, &site.MonitorRoleArn} {
-		if site.HighAvailability && o == &site.MonitorRoleArn {
-			continue // set by monitorIdentity
-		}
-		*o = pulumi.String("").ToStringOutput()
-	}
 	if site.HighAvailability {
-		site.RouteTableID = network.routeTable.ID().ToStringOutput()
 		if err := site.buildSecondary(ctx, network, groups, vpnSpec, plan.zone2, args.SSHAllowedCIDRs); err != nil {
 			return err
 		}
