@@ -1,24 +1,24 @@
 package world
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // AWS Signature Version 4, as the EC2 API checks it (docs.aws.amazon.com,
-// "Create a signed AWS API request"): the canonical request (method,
-// canonical URI, canonical query string, the signed headers' canonical
-// lines, the signed header list, the payload's SHA-256), the string to sign
-// over the credential scope date/region/service/aws4_request, and the
-// signing key derived from the secret by HMAC-SHA256 down that scope.
+// "Create a signed AWS API request"): the lab reads what the request
+// claims (key, scope, signed headers, date, token) and recomputes the
+// signature with the AWS SDK for Go's own signer and the secret it issued.
 
 // sigv4Request is what a request's Authorization header claims.
 type sigv4Request struct {
@@ -50,7 +50,29 @@ const maxClockSkew = 15 * time.Minute
 
 // parseSigV4 reads the Authorization header of a signed request.
 func parseSigV4(r *http.Request) (*sigv4Request, *authError) {
-	h := r.Header.Get("Authorization")
+	s, err := parseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		return nil, err
+	}
+	if !sort.StringsAreSorted(s.SignedHeaders) || !contains(s.SignedHeaders, "host") {
+		return nil, authFailure("AWS was not able to validate the provided access credentials")
+	}
+	date := r.Header.Get("X-Amz-Date")
+	t, terr := time.Parse("20060102T150405Z", date)
+	if terr != nil || !contains(s.SignedHeaders, "x-amz-date") {
+		return nil, authFailure("AWS was not able to validate the provided access credentials")
+	}
+	s.Time = t
+	if s.Date != t.Format("20060102") {
+		return nil, authFailure("AWS was not able to validate the provided access credentials")
+	}
+	s.Token = r.Header.Get("X-Amz-Security-Token")
+	return s, nil
+}
+
+// parseAuthorization reads an Authorization header's algorithm, credential
+// (key, date, region, service), signed headers and signature.
+func parseAuthorization(h string) (*sigv4Request, *authError) {
 	if h == "" {
 		return nil, authFailure("AWS was not able to validate the provided access credentials")
 	}
@@ -80,19 +102,6 @@ func parseSigV4(r *http.Request) (*sigv4Request, *authError) {
 	if s.AccessKey == "" || len(s.SignedHeaders) == 0 || s.Signature == "" {
 		return nil, authFailure("AWS was not able to validate the provided access credentials")
 	}
-	if !sort.StringsAreSorted(s.SignedHeaders) || !contains(s.SignedHeaders, "host") {
-		return nil, authFailure("AWS was not able to validate the provided access credentials")
-	}
-	date := r.Header.Get("X-Amz-Date")
-	t, err := time.Parse("20060102T150405Z", date)
-	if err != nil || !contains(s.SignedHeaders, "x-amz-date") {
-		return nil, authFailure("AWS was not able to validate the provided access credentials")
-	}
-	s.Time = t
-	if s.Date != t.Format("20060102") {
-		return nil, authFailure("AWS was not able to validate the provided access credentials")
-	}
-	s.Token = r.Header.Get("X-Amz-Security-Token")
 	return s, nil
 }
 
@@ -107,112 +116,58 @@ func verifySigV4(r *http.Request, body []byte, s *sigv4Request, secret string, n
 	if claimed := r.Header.Get("X-Amz-Content-Sha256"); claimed != "" && claimed != "UNSIGNED-PAYLOAD" && claimed != payload {
 		return authFailure("AWS was not able to validate the provided access credentials")
 	}
-	want := sigv4Signature(r, payload, s, secret)
-	if !hmac.Equal([]byte(want), []byte(s.Signature)) {
+	want, err := sigv4Signature(r, payload, s, secret)
+	if err != nil || !hmac.Equal([]byte(want), []byte(s.Signature)) {
 		return authFailure("AWS was not able to validate the provided access credentials")
 	}
 	return nil
 }
 
-// sigv4Signature computes a request's signature.
-func sigv4Signature(r *http.Request, payloadHash string, s *sigv4Request, secret string) string {
-	var canon strings.Builder
-	canon.WriteString(r.Method + "\n")
-	path := r.URL.EscapedPath()
-	if path == "" {
-		path = "/"
+// sigv4Signature computes a request's signature with the AWS SDK's own
+// signer (aws-sdk-go-v2's aws/signer/v4), over a copy of the request that
+// holds only the headers the client signed: the SDK signs every header it
+// is given, and a different list would give another signature. It fails
+// when the SDK would sign another list than the client did (a header the
+// client left out that SigV4 requires, such as the session token).
+func sigv4Signature(r *http.Request, payloadHash string, s *sigv4Request, secret string) (string, error) {
+	u := *r.URL
+	u.Scheme, u.Host = "https", r.Host
+	req, err := http.NewRequest(r.Method, u.String(), nil)
+	if err != nil {
+		return "", err
 	}
-	canon.WriteString(path + "\n")
-	canon.WriteString(canonicalQuery(r.URL.RawQuery) + "\n")
+	req.Host = r.Host
 	for _, name := range s.SignedHeaders {
-		canon.WriteString(name + ":" + canonicalHeader(r, name) + "\n")
-	}
-	canon.WriteString("\n" + strings.Join(s.SignedHeaders, ";") + "\n" + payloadHash)
-	scope := strings.Join([]string{s.Date, s.Region, s.Service, "aws4_request"}, "/")
-	toSign := strings.Join([]string{sigv4Algorithm, s.Time.Format("20060102T150405Z"), scope, sha256Hex([]byte(canon.String()))}, "\n")
-	key := hmacSHA256([]byte("AWS4"+secret), s.Date)
-	key = hmacSHA256(key, s.Region)
-	key = hmacSHA256(key, s.Service)
-	key = hmacSHA256(key, "aws4_request")
-	return hex.EncodeToString(hmacSHA256(key, toSign))
-}
-
-// canonicalHeader is a header's values, trimmed, inner runs of spaces made
-// one, joined by commas.
-func canonicalHeader(r *http.Request, name string) string {
-	var vals []string
-	switch name {
-	case "host":
-		vals = []string{r.Host}
-	case "content-length":
-		vals = r.Header.Values(name)
-		if len(vals) == 0 {
-			vals = []string{strconv.FormatInt(r.ContentLength, 10)}
-		}
-	default:
-		vals = r.Header.Values(name)
-	}
-	for i, v := range vals {
-		vals[i] = strings.Join(strings.Fields(v), " ")
-	}
-	return strings.Join(vals, ",")
-}
-
-// canonicalQuery sorts the query's parameters by name, then value, each
-// encoded as SigV4 wants (RFC 3986 unreserved characters kept).
-func canonicalQuery(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	type kv struct{ k, v string }
-	var pairs []kv
-	for _, p := range strings.Split(raw, "&") {
-		if p == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(p, "=")
-		dk, err1 := url.QueryUnescape(k)
-		dv, err2 := url.QueryUnescape(v)
-		if err1 != nil || err2 != nil {
-			dk, dv = k, v
-		}
-		pairs = append(pairs, kv{uriEncode(dk), uriEncode(dv)})
-	}
-	sort.Slice(pairs, func(i, j int) bool {
-		if pairs[i].k != pairs[j].k {
-			return pairs[i].k < pairs[j].k
-		}
-		return pairs[i].v < pairs[j].v
-	})
-	out := make([]string, len(pairs))
-	for i, p := range pairs {
-		out[i] = p.k + "=" + p.v
-	}
-	return strings.Join(out, "&")
-}
-
-func uriEncode(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
+		switch name {
+		case "host", "x-amz-date", "x-amz-security-token":
+			// The signer writes these itself (host from req.Host, the
+			// date from the signing time, the token from the credentials).
+		case "content-length":
+			// The signer signs it from ContentLength only.
+			req.ContentLength = r.ContentLength
+		default:
+			for _, v := range r.Header.Values(name) {
+				req.Header.Add(name, v)
+			}
 		}
 	}
-	return b.String()
+	creds := aws.Credentials{AccessKeyID: s.AccessKey, SecretAccessKey: secret, SessionToken: s.Token}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, payloadHash, s.Service, s.Region, s.Time); err != nil {
+		return "", err
+	}
+	got, aerr := parseAuthorization(req.Header.Get("Authorization"))
+	if aerr != nil {
+		return "", aerr
+	}
+	if strings.Join(got.SignedHeaders, ";") != strings.Join(s.SignedHeaders, ";") {
+		return "", fmt.Errorf("signed headers %s, where SigV4 signs %s", strings.Join(s.SignedHeaders, ";"), strings.Join(got.SignedHeaders, ";"))
+	}
+	return got.Signature, nil
 }
 
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
-}
-
-func hmacSHA256(key []byte, data string) []byte {
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte(data))
-	return h.Sum(nil)
 }
 
 func contains(list []string, s string) bool {
