@@ -29,9 +29,9 @@ var docs = inputDocs(map[string]doc{
 	"Link":    {Description: "One OpenVPN point-to-point tunnel between two sites."},
 
 	// Outputs: what the program exports.
-	"out:sites":         {Description: "Per site name: region, vpcId, vpcCidr, availabilityZone, routeTableId, vpnInstanceId, vpnNetworkInterfaceId, vpnPrivateIp, vpnPublicIp, sshVpn (an ssh command), vpnKnownHost (the pinned host key as a known_hosts line) and, with a terminal, terminalPrivateIp, terminalPublicIp, sshTerminal, terminalKnownHost."},
-	"out:links":         {Description: "Per link name: sites, port, tunnelAddresses and dataChannelOffload (per site: whether OpenVPN offloads the data channel, and why)."},
-	"out:tunnelCheck":   {Description: "Per link name: the post-deploy ping check's result from each end (empty with postDeployCheck false)."},
+	"out:sites":         {Description: "Per site name: region, vpcId, vpcCidr, availabilityZone, routeTableId, vpnInstanceId, vpnNetworkInterfaceId, vpnPrivateIp, vpnPublicIp, sshVpn (an ssh command), vpnKnownHost (the pinned host key as a known_hosts line) and, with a terminal, terminalPrivateIp, terminalPublicIp, sshTerminal, terminalKnownHost; with high availability also secondaryVpnInstanceId, secondaryVpnNetworkInterfaceId, secondaryVpnPrivateIp, secondaryVpnPublicIp, secondaryAvailabilityZone, sshSecondaryVpn, secondaryVpnKnownHost and monitorRoleArn."},
+	"out:links":         {Description: "Per link name: sites, port, tunnelAddresses and dataChannelOffload (per site: whether OpenVPN offloads the data channel, and why); with a second tunnel (high availability at both sites) also secondaryPort, secondaryTunnelAddresses and secondaryDataChannelOffload."},
+	"out:tunnelCheck":   {Description: "Per link name: the post-deploy ping check's result from each end (empty with postDeployCheck false); a second tunnel's under <link>-secondary."},
 	"out:transitCheck":  {Description: "With a hub and the post-deploy check: per site, one line per site it reaches through the hub (empty otherwise)."},
 	"out:sshPublicKey":  {Description: "The SSH public key installed on every instance (authorized_keys line)."},
 	"out:sshPrivateKey": {Description: "The generated SSH private key (OpenSSH PEM) when the component generated the key pair (empty with sshPublicKey given). Secret."},

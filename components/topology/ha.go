@@ -190,10 +190,10 @@ func (v *validator) ha(c Config, parsed []parsedSite) {
 func (v *validator) secondarySite(i int, s Site, ps parsedSite) {
 	sk, ik := key("sites[%d].secondaryVpnSubnetCidr", i), key("sites[%d].secondaryVpnPrivateIp", i)
 	if s.SecondaryVpnSubnetCidr == "" {
-		v.add(sk, "", "is required with high availability: the second VPN instance's subnet, inside vpcCidr and disjoint from the other two, e.g. 10.0.2.0/24")
+		v.addUnset(sk, "is required with high availability: the second VPN instance's subnet, inside vpcCidr %s and disjoint from the other two", s.VpcCidr)
 	}
 	if s.SecondaryVpnPrivateIP == "" {
-		v.add(ik, "", "is required with high availability: the second VPN instance's address inside secondaryVpnSubnetCidr, e.g. 10.0.2.10")
+		v.addUnset(ik, "is required with high availability: the second VPN instance's address inside secondaryVpnSubnetCidr")
 	}
 	if s.SecondaryAvailabilityZone != "" {
 		z := s

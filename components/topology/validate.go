@@ -100,6 +100,11 @@ func (v *validator) add(k, value, format string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Key: k, Value: value, Problem: fmt.Sprintf(format, args...)})
 }
 
+// addUnset reports a key that is not set.
+func (v *validator) addUnset(k, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{Key: k, Unset: true, Problem: fmt.Sprintf(format, args...)})
+}
+
 // addLiteral reports a value written as JSON (a number or a list).
 func (v *validator) addLiteral(k, value, format string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Key: k, Value: value, Literal: true, Problem: fmt.Sprintf(format, args...)})

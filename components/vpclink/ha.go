@@ -174,6 +174,7 @@ func (site *Site) buildSecondary(ctx *pulumi.Context, n *siteNetwork, g *siteGro
 	site.SecondaryVpnPrivateIP = vpn2.instance.PrivateIp
 	site.SecondaryVpnPublicIP = vpn2.eip.PublicIp
 	site.SecondaryVpnHostKey = vpn2.hostKey
+	site.SecondaryAvailabilityZone = subnet.AvailabilityZone
 	reachable := append([]pulumi.Resource{vpn2.eip, assoc}, append(n.reachable, g.vpnSSH...)...)
 	site.secondary = &Site{
 		Name: name, Region: site.Region, Provider: site.Provider, VpcCidr: site.VpcCidr,

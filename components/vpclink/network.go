@@ -385,6 +385,7 @@ func outputs(infra *network) pulumi.Map {
 			m["secondaryVpnNetworkInterfaceId"] = s.SecondaryVpnNetworkInterfaceID
 			m["secondaryVpnPrivateIp"] = s.SecondaryVpnPrivateIP
 			m["secondaryVpnPublicIp"] = s.SecondaryVpnPublicIP
+			m["secondaryAvailabilityZone"] = s.SecondaryAvailabilityZone
 			m["sshSecondaryVpn"] = pulumi.Sprintf("ssh %s%s@%s", keyFlag, user, s.SecondaryVpnPublicIP)
 			m["secondaryVpnKnownHost"] = pulumi.Sprintf("%s %s", s.SecondaryVpnPublicIP, s.SecondaryVpnHostKey)
 			m["monitorRoleArn"] = s.MonitorRoleArn

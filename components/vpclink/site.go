@@ -196,6 +196,7 @@ type Site struct {
 	SecondaryVpnPrivateIP          pulumi.StringOutput `pulumi:"secondaryVpnPrivateIp"`
 	SecondaryVpnPublicIP           pulumi.StringOutput `pulumi:"secondaryVpnPublicIp"`
 	SecondaryVpnHostKey            pulumi.StringOutput `pulumi:"secondaryVpnHostKey"`
+	SecondaryAvailabilityZone      pulumi.StringOutput `pulumi:"secondaryAvailabilityZone"`
 	MonitorRoleArn                 pulumi.StringOutput `pulumi:"monitorRoleArn"`
 
 	tags map[string]string
@@ -410,7 +411,7 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 	// Empty without high availability (buildSecondary and monitorIdentity
 	// set them with it).
 	for _, o := range []*pulumi.StringOutput{&site.SecondaryVpnInstanceID, &site.SecondaryVpnNetworkInterfaceID,
-		&site.SecondaryVpnPrivateIP, &site.SecondaryVpnPublicIP, &site.SecondaryVpnHostKey, &site.MonitorRoleArn} {
+		&site.SecondaryVpnPrivateIP, &site.SecondaryVpnPublicIP, &site.SecondaryVpnHostKey, &site.SecondaryAvailabilityZone, &site.MonitorRoleArn} {
 		*o = pulumi.String("").ToStringOutput()
 	}
 	vpnSpec := instanceSpec{
@@ -506,6 +507,7 @@ func (site *Site) Build(ctx *pulumi.Context) error {
 		outs["secondaryVpnPrivateIp"] = site.SecondaryVpnPrivateIP
 		outs["secondaryVpnPublicIp"] = site.SecondaryVpnPublicIP
 		outs["secondaryVpnHostKey"] = site.SecondaryVpnHostKey
+		outs["secondaryAvailabilityZone"] = site.SecondaryAvailabilityZone
 		outs["monitorRoleArn"] = site.MonitorRoleArn
 	}
 	if err := ctx.RegisterResourceOutputs(site, outs); err != nil {

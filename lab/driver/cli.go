@@ -199,6 +199,16 @@ func Main(args []string) int {
 		if err != nil {
 			return fail(err)
 		}
+		switch verb {
+		case "stop":
+			fmt.Printf("lab %s: %s stopped (host off; routes to it black-holed)\n", *prefix, fs.Arg(0))
+		case "start":
+			fmt.Printf("lab %s: %s running\n", *prefix, fs.Arg(0))
+		case "cut":
+			fmt.Printf("lab %s: path %s <-> %s cut\n", *prefix, fs.Arg(0), fs.Arg(1))
+		default:
+			fmt.Printf("lab %s: path %s <-> %s restored\n", *prefix, fs.Arg(0), fs.Arg(1))
+		}
 		return 0
 	case "down":
 		l, err := Open(Options{Prefix: *prefix, Repo: "-"})
