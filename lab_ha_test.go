@@ -383,8 +383,9 @@ printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$(f AccessKeyId)
 // TestLabHighAvailabilityDay2 turns high availability on for a deployed
 // reference stack and off again: on creates the second instances, tunnel,
 // IAM and monitors and changes the first instances in place (their
-// instance profile), replacing nothing; a failover then works; off
-// deletes what on created, and the walk-through still passes.
+// instance profile), replacing nothing; a failover then works; off, while
+// failed over, moves the routes back to the first instances and deletes
+// what on created, and the walk-through passes once the path is back.
 func TestLabHighAvailabilityDay2(t *testing.T) {
 	t.Parallel()
 	l, _ := newLab(t, "Pulumi.dev.yaml")
@@ -430,6 +431,15 @@ func TestLabHighAvailabilityDay2(t *testing.T) {
 	}
 	waitTargets(t, l, s, [2]string{s[0].primary, s[1].primary}, 60*time.Second)
 
+	// Turned off while failed over (the first instances' path cut): the
+	// monitors' removal moves the routes back to the first instances,
+	// which stay, before the second ones are deleted; the instance
+	// profile is already gone then, so with the credentials the monitor
+	// kept.
+	if err := l.World.CutPath(s[0].publicIP, s[1].publicIP); err != nil {
+		t.Fatal(err)
+	}
+	waitTargets(t, l, s, [2]string{s[0].secondary, s[1].secondary}, 30*time.Second)
 	runPulumi(t, l, "config", "rm", "vpclink:highAvailability")
 	runPulumi(t, l, "config", "rm", "vpclink:failbackHoldDownSeconds")
 	for i := range second {
@@ -441,7 +451,17 @@ func TestLabHighAvailabilityDay2(t *testing.T) {
 			t.Errorf("turning HA off: %s would %s", name, op)
 		}
 	}
-	assertNoWarnings(t, "up turning HA off", runPulumi(t, l, "up", "--yes", "--skip-preview"))
+	out := runPulumi(t, l, "up", "--yes", "--skip-preview")
+	assertNoWarnings(t, "up turning HA off", out)
+	if got, err := targets(l, s); err != nil || got != [2]string{s[0].primary, s[1].primary} {
+		t.Errorf("after turning HA off while failed over: routes at %v %v, want the first instances' %v", got, err, [2]string{s[0].primary, s[1].primary})
+	}
+	if err := l.World.RestorePath(s[0].publicIP, s[1].publicIP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := checks.TimeToFirstPing(s[0].terminal, s[1].terminal.PrivateIP, time.Now(), 60*time.Second); err != nil {
+		t.Fatalf("a -> b after the path was restored: %v", err)
+	}
 	walkthrough(t, l, 2)
 	runPulumi(t, l, "up", "--yes", "--skip-preview", "--expect-no-changes")
 	m, err := l.World.Load()

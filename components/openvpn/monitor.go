@@ -23,6 +23,12 @@ const (
 	// host without systemd (a container, the local lab).
 	MonitorPidPath = RunDir + "/monitor.pid"
 	MonitorLogPath = RunDir + "/monitor.log"
+	// MonitorCredentialsPath keeps the last credentials the daemon read
+	// from IMDS (mode 0600, on the tmpfs /run), for one use: the failback
+	// when the monitor is removed (MonitorTeardownScript), which runs after
+	// `pulumi up` has taken the instance profile away (turning high
+	// availability off), while the role's credentials are still valid.
+	MonitorCredentialsPath = RunDir + "/monitor-credentials"
 )
 
 // Timing of the monitor. The probe interval is 1 s and each probe waits up
@@ -235,6 +241,7 @@ func MonitorConfig(m Monitor) (string, error) {
 // command line, in the environment or in a log line.
 func MonitorDaemon() string {
 	return strings.NewReplacer("@LOST@", fmt.Sprint(MonitorLostProbes), "@RETRY@", fmt.Sprint(MonitorRetrySeconds),
+		"@CREDS@", MonitorCredentialsPath,
 		"@RECONCILE@", fmt.Sprint(MonitorReconcileSeconds)).Replace(monitorDaemon)
 }
 
@@ -246,8 +253,12 @@ const monitorDaemon = `#!/bin/bash
 set -o pipefail
 umask 077
 export TZ=UTC LC_ALL=C
-CONF=${1:?usage: vpclink-monitor CONFIG}
+MODE=run
+if [ "${1:-}" = --failback ]; then MODE=failback; shift; fi
+CONF=${1:?usage: vpclink-monitor [--failback] CONFIG}
 LOST_PROBES=@LOST@
+CREDS=${VPCLINK_MONITOR_CREDENTIALS:-@CREDS@}
+KEEP_CREDENTIALS=
 # Tests shorten the pauses; nothing else sets these.
 RETRY_SECONDS=${VPCLINK_MONITOR_RETRY_SECONDS:-@RETRY@}
 RECONCILE_SECONDS=${VPCLINK_MONITOR_RECONCILE_SECONDS:-@RECONCILE@}
@@ -333,6 +344,9 @@ credentials() {
   [ -z "$code" ] || [ "$code" = Success ] || { ERR="IMDS credentials of $role: Code $code"; return 1; }
   AKID=$(json_field AccessKeyId) SECRET=$(json_field SecretAccessKey) TOKEN=$(json_field Token)
   [ -n "$AKID" ] && [ -n "$SECRET" ] || { ERR="IMDS credentials of $role: no key in the answer"; return 1; }
+  # Kept for the failback at removal (printf is a builtin: no argv).
+  mkdir -p "${CREDS%/*}" && printf '%s\n%s\n%s\n' "$AKID" "$SECRET" "$TOKEN" >"$CREDS.new" && mv -f "$CREDS.new" "$CREDS"
+  return 0
 }
 
 # ec2 ACTION PARAMS: one EC2 Query API call, signed with SigV4; sets CODE,
@@ -389,7 +403,7 @@ target() { local t; t=$(awk -v d="$1" '$1 == d { print $2; exit }' <<<"$ROUTES")
 sync_link() {
   local name=${NAMES[$1]} want=$2 quiet=$3 d cur p rc=0 other=$PRIMARY all_other=1
   [ "$want" != "$PRIMARY" ] || other=$SECONDARY
-  credentials || { log "link $name: credentials: $ERR; retry in $(retry_in "$1") s"; return 1; }
+  [ -n "$KEEP_CREDENTIALS" ] || credentials || { log "link $name: credentials: $ERR; retry in $(retry_in "$1") s"; return 1; }
   describe || { log "link $name: $ERR; retry in $(retry_in "$1") s"; return 1; }
   [ "$quiet" = 1 ] || log "link $name: $DESCRIBED"
   if [ "$quiet" = 1 ]; then
@@ -426,6 +440,27 @@ sync_link() {
 # the first failure since the last success (a transient error must not
 # lengthen a failover), RETRY_SECONDS after more.
 retry_in() { if [ "${fails[$1]:-0}" = 0 ]; then echo 1; else echo "$RETRY_SECONDS"; fi; }
+
+# --failback: move every link's routes to the primary ENI once and exit
+# (the monitor's removal: one VPN instance per site from now on). The
+# credentials come from IMDS or, when the instance profile is already gone,
+# from the last ones the daemon kept.
+if [ "$MODE" = failback ]; then
+  if ! credentials; then
+    e=$ERR
+    if [ -s "$CREDS" ] && { read -r AKID && read -r SECRET && read -r TOKEN; } <"$CREDS"; then
+      log "vpclink-monitor: failback: $e; using the credentials kept from the last IMDS answer"
+    else
+      log "vpclink-monitor: failback: $e; routes left where they are"
+      exit 1
+    fi
+  fi
+  KEEP_CREDENTIALS=1 rc=0
+  for ((i = 0; i < N; i++)); do
+    sync_link "$i" "$PRIMARY" 0 || rc=1
+  done
+  exit $rc
+fi
 
 trap 'log "vpclink-monitor: stopping"; kill $(jobs -p) 2>/dev/null; exit 0' TERM INT
 log "vpclink-monitor: started: route table $RTB in $REGION, primary $PRIMARY, secondary $SECONDARY, hold-down $HOLD s, links ${NAMES[*]}"
@@ -656,6 +691,8 @@ func MonitorScript(m Monitor) (string, error) {
 }
 
 var monitorTeardownTemplate = newTemplate("monitor-teardown", `# vpclink: remove the failover monitor. Safe to run when nothing is installed.
+# Stops it, moves the routes back to the primary VPN instance (with one VPN
+# instance per site from now on they must point there), removes it.
 {{template "lock"}}set +e
 UNIT={{q .Unit}}
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
@@ -670,22 +707,28 @@ else
   fi
   rm -f "$PID" {{q .Log}}
 fi
-rm -f {{q .Path}} {{q .Conf}}
+if [ -x {{q .Path}} ] && [ -r {{q .Conf}} ]; then
+  timeout 60 {{q .Path}} --failback {{q .Conf}} || printf 'vpclink-monitor: failback at removal failed (above): the routes stay where they are; move them to the primary VPN instance by hand or run pulumi up --refresh\n'
+fi
+rm -f {{q .Path}} {{q .Conf}} {{q .Creds}}
 rmdir {{q .Dir}} 2>/dev/null
 printf 'vpclink-monitor: removed\n'
 exit 0
 `)
 
 // MonitorTeardownScript renders the delete step of the monitor: stop and
-// disable MonitorUnit (or the background daemon), remove the unit, the
-// daemon and its configuration. It leaves the routes where they are. Safe
+// disable MonitorUnit (or the background daemon), move every link's routes
+// to the primary ENI (vpclink-monitor --failback, with the kept
+// credentials when the instance profile is already gone; a failure is
+// printed, not fatal), then remove the unit, the daemon, its configuration
+// and the kept credentials. Safe
 // to run again or when nothing is installed. Run it with
 // Command("monitor-teardown", ...).
 func MonitorTeardownScript() (string, error) {
 	var b strings.Builder
 	err := monitorTeardownTemplate.Execute(&b, map[string]any{
 		"Unit": MonitorUnit, "Pid": MonitorPidPath, "Log": MonitorLogPath, "Path": MonitorPath,
-		"Conf": MonitorConfigPath, "Dir": MonitorConfigDir,
+		"Conf": MonitorConfigPath, "Dir": MonitorConfigDir, "Creds": MonitorCredentialsPath,
 	})
 	return b.String(), err
 }

@@ -402,7 +402,11 @@ type monitorRun struct {
 	err     error         // its exit status, once done is closed
 	ctl     string        // the fake ping's control directory
 	argvLog string        // curl's arguments and environment, call after call
-	started time.Time
+	// daemon, conf and env run it (failback runs it once more); creds is
+	// where it keeps the credentials.
+	daemon, conf, creds string
+	env                 []string
+	started             time.Time
 }
 
 // startMonitor starts the daemon with m's configuration; env is added to
@@ -468,8 +472,11 @@ exec `+shellQuote(curl)+` "$@"
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, bash, daemon, conf)
+	r.daemon, r.conf, r.creds = daemon, conf, filepath.Join(dir, "credentials")
 	cmd.Env = append(append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "PING_CTL="+r.ctl,
-		"AWS_EC2_METADATA_SERVICE_ENDPOINT="+srv.URL, "AWS_ENDPOINT_URL_EC2="+srv.URL), env...)
+		"AWS_EC2_METADATA_SERVICE_ENDPOINT="+srv.URL, "AWS_ENDPOINT_URL_EC2="+srv.URL,
+		"VPCLINK_MONITOR_CREDENTIALS="+r.creds), env...)
+	r.env = cmd.Env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stdout, cmd.Stderr = &r.out, &r.out
 	r.started = time.Now()
@@ -487,6 +494,15 @@ exec `+shellQuote(curl)+` "$@"
 		}
 	})
 	return r
+}
+
+// failback runs `vpclink-monitor --failback` once, as the teardown does,
+// with the daemon's configuration and environment.
+func (r *monitorRun) failback() (string, error) {
+	cmd := exec.Command(bashPath(r.t), r.daemon, "--failback", r.conf)
+	cmd.Env = r.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // waitFor polls cond until it holds; the test fails after timeout or when
@@ -758,6 +774,55 @@ func TestMonitorReconciles(t *testing.T) {
 	r.check()
 }
 
+// TestMonitorFailback: the failback at the monitor's removal moves every
+// route to the primary ENI, with IMDS or, when the instance profile is
+// already gone (turning high availability off takes it away before the
+// monitor is removed), with the credentials the daemon kept (0600); with
+// neither it says so and leaves the routes.
+func TestMonitorFailback(t *testing.T) {
+	f := newFakeAWS(t, map[string]string{"10.1.0.0/16": testSecondaryENI, "10.3.0.0/16": testSecondaryENI})
+	m := baseMonitor()
+	m.Links = m.Links[:1]
+	r := startMonitor(t, f, m)
+	r.waitFor("the start", 4*time.Second, r.logged("link a-b: start -> secondary"))
+	if st, err := os.Stat(r.creds); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("kept credentials: %v %v, want mode 0600", st, err)
+	}
+	f.mu.Lock()
+	f.imdsFailures = 1000
+	f.mu.Unlock()
+	out, err := r.failback()
+	if err != nil || !strings.Contains(out, "vpclink-monitor: failback: IMDS token: HTTP 500; using the credentials kept from the last IMDS answer") {
+		t.Fatalf("failback without IMDS: %v\n%s", err, out)
+	}
+	for _, d := range []string{"10.1.0.0/16", "10.3.0.0/16"} {
+		if got := r.route(d); got != testPrimaryENI {
+			t.Errorf("%s on %s after the failback, want %s", d, got, testPrimaryENI)
+		}
+		if !strings.Contains(out, "link a-b: "+d+" "+testSecondaryENI+" -> "+testPrimaryENI+" (ReplaceRoute ") {
+			t.Errorf("no log line for %s:\n%s", d, out)
+		}
+	}
+	for _, secret := range []string{f.secret, f.token} {
+		if strings.Contains(out, secret) {
+			t.Error("the failback printed a secret")
+		}
+	}
+	// Nothing left to move: no call.
+	before := len(r.calls("10.1.0.0/16"))
+	if out, err := r.failback(); err != nil || !strings.Contains(out, "10.1.0.0/16 already "+testPrimaryENI) || len(r.calls("10.1.0.0/16")) != before {
+		t.Errorf("a second failback: %v\n%s", err, out)
+	}
+	// Neither IMDS nor kept credentials: it says so and changes nothing.
+	if err := os.Remove(r.creds); err != nil {
+		t.Fatal(err)
+	}
+	r.setRoute("10.1.0.0/16", testSecondaryENI)
+	if out, err := r.failback(); err == nil || !strings.Contains(out, "routes left where they are") || r.route("10.1.0.0/16") != testSecondaryENI {
+		t.Errorf("failback without any credentials: %v\n%s", err, out)
+	}
+}
+
 // TestMonitorInstall runs the setup and the teardown in a fake host without
 // systemd (as the local lab's hosts are): the daemon starts, a re-run
 // changes nothing, a new configuration restarts it, the teardown removes
@@ -824,14 +889,20 @@ func TestMonitorInstall(t *testing.T) {
 	}
 	for i := 0; i < 2; i++ {
 		stdout, stderr, err := h.run(Command("monitor-teardown", teardown), "")
-		if err != nil || stdout != "vpclink-monitor: removed\n" || stderr != "" {
+		// The first teardown tries the failback: no IMDS on this host and
+		// no kept credentials, so it says so and goes on.
+		want := "vpclink-monitor: removed\n"
+		if i == 0 {
+			want = "routes left where they are\nvpclink-monitor: failback at removal failed (above): the routes stay where they are; move them to the primary VPN instance by hand or run pulumi up --refresh\n" + want
+		}
+		if err != nil || !strings.HasSuffix(stdout, want) || stderr != "" {
 			t.Fatalf("teardown %d: %v\nstdout: %q\nstderr: %q", i+1, err, stdout, stderr)
 		}
 	}
 	if alive(next) {
 		t.Error("the daemon still runs after the teardown")
 	}
-	for _, p := range []string{MonitorPath, MonitorConfigPath, MonitorConfigDir, MonitorPidPath, MonitorLogPath} {
+	for _, p := range []string{MonitorPath, MonitorConfigPath, MonitorConfigDir, MonitorPidPath, MonitorLogPath, MonitorCredentialsPath} {
 		if h.exists(p) {
 			t.Errorf("%s is left after the teardown", p)
 		}
