@@ -344,8 +344,9 @@ credentials() {
   [ -z "$code" ] || [ "$code" = Success ] || { ERR="IMDS credentials of $role: Code $code"; return 1; }
   AKID=$(json_field AccessKeyId) SECRET=$(json_field SecretAccessKey) TOKEN=$(json_field Token)
   [ -n "$AKID" ] && [ -n "$SECRET" ] || { ERR="IMDS credentials of $role: no key in the answer"; return 1; }
-  # Kept for the failback at removal (printf is a builtin: no argv).
-  mkdir -p "${CREDS%/*}" && printf '%s\n%s\n%s\n' "$AKID" "$SECRET" "$TOKEN" >"$CREDS.new" && mv -f "$CREDS.new" "$CREDS"
+  # Kept for the failback at removal (printf is a builtin: no argv); a
+  # file of its own first, as two links' workers may write at once.
+  mkdir -p "${CREDS%/*}" && printf '%s\n%s\n%s\n' "$AKID" "$SECRET" "$TOKEN" >"$CREDS.$BASHPID" && mv -f "$CREDS.$BASHPID" "$CREDS"
   return 0
 }
 
